@@ -1,0 +1,120 @@
+"""The catalogue workflow: `python -m bot.i18n.catalogs update|check`.
+
+update = `pybabel extract` + `pybabel update` through Babel's API, then the Danish catalogue is filled
+from the msgids (Danish is the source language, so its translations are the msgids themselves).
+check  = what the test suite asserts: every message in every catalogue, translated, not fuzzy, with the
+same {placeholders} as the Danish original. Compiling is not a step: catalogues compile at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from bot.i18n.core import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR
+
+PACKAGE_DIR = LOCALES_DIR.parent.parent
+TEMPLATE = LOCALES_DIR.parent / f"{DOMAIN}.pot"
+KEYWORDS = {"_": None, "N_": None, "lazy_gettext": None, "ngettext": (1, 2)}
+_PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
+
+
+def extract() -> Catalog:
+    template = Catalog(project="FIT-bot", domain=DOMAIN, charset="utf-8", fuzzy=False)
+    for filename, lineno, message, comments, context in extract_from_dir(
+        str(PACKAGE_DIR), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("i18n:",)
+    ):
+        template.add(message, None, [(f"bot/{filename}", lineno)], auto_comments=comments, context=context)
+    return template
+
+
+def _po_path(language: str) -> Path:
+    return LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def _read(language: str) -> Catalog:
+    path = _po_path(language)
+    if not path.exists():
+        return Catalog(locale=language, domain=DOMAIN, project="FIT-bot", fuzzy=False)
+    with path.open("rb") as handle:
+        return read_po(handle, locale=language, domain=DOMAIN)
+
+
+def _write(catalog: Catalog, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100, omit_header=False, sort_output=False, ignore_obsolete=True)
+
+
+def languages() -> list[str]:
+    return sorted(p.name for p in LOCALES_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
+
+
+def update() -> None:
+    template = extract()
+    template.revision_date = datetime(2026, 1, 1, tzinfo=UTC)  # stable output, no churn in diffs
+    template.creation_date = template.revision_date
+    _write(template, TEMPLATE)
+    for language in languages():
+        catalog = _read(language)
+        catalog.update(template, no_fuzzy_matching=language == DEFAULT_LANGUAGE)
+        catalog.revision_date = template.revision_date
+        if language == DEFAULT_LANGUAGE:
+            for message in catalog:
+                if message.id:
+                    message.string = message.id
+                    message.flags.discard("fuzzy")
+        _write(catalog, _po_path(language))
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def problems() -> list[str]:
+    """Everything that keeps a catalogue from being complete; empty when all is well."""
+    template = extract()
+    found: list[str] = []
+    for language in languages():
+        catalog = _read(language)
+        for message in template:
+            if not message.id:
+                continue
+            entry = catalog.get(message.id, context=message.context)
+            label = message.id if isinstance(message.id, str) else message.id[0]
+            if entry is None:
+                found.append(f"{language}: missing {label!r}")
+                continue
+            strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            if entry.fuzzy:
+                found.append(f"{language}: fuzzy {label!r}")
+            if not all(strings):
+                found.append(f"{language}: untranslated {label!r}")
+            elif any(_placeholders(s) != _placeholders(ids[0]) for s in strings[:1]):
+                found.append(f"{language}: placeholders differ in {label!r}")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["update"]:
+        update()
+        argv = ["check"]
+    if argv[:1] == ["check"]:
+        issues = problems()
+        for line in issues:
+            print(line)
+        print(f"{len(issues)} problem(s) in {', '.join(languages())}")
+        return 1 if issues else 0
+    print("usage: python -m bot.i18n.catalogs update|check", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,690 @@
+"""Every query FIT-bot runs, in portable SQL, over one transaction's connection.
+
+Services get a Repository from `Storage.transaction()`; everything they do inside that block commits
+or rolls back together. Methods are grouped by table; names say what they return.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.storage.db import Connection, Row, from_db_time, to_db_time
+from bot.storage.models import (
+    Alert,
+    Case,
+    Caseworker,
+    Channel,
+    Invitation,
+    Meeting,
+    OutboxRow,
+    Questionnaire,
+    Respondent,
+)
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    questionnaire_id: int
+    position: int
+    value: int | None
+    answered_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One finished (or partly finished) questionnaire of a respondent, with its meeting time."""
+
+    questionnaire_id: int
+    respondent_id: int
+    meeting_at: datetime
+    status: str
+    values: dict[int, int | None]  # position -> tenths (None = skipped)
+
+
+class Repository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def _one(self, sql: str, params: dict[str, Any] | None = None) -> Row | None:
+        return await self.conn.fetch_one(sql, params)
+
+    async def _insert(self, sql: str, params: dict[str, Any]) -> int:
+        row = await self.conn.fetch_one(sql + " RETURNING id", params)
+        assert row is not None
+        return int(row["id"])
+
+    # --- updates seen --------------------------------------------------------------------------
+
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
+        """True the first time an update id is seen; False when it was already applied."""
+        changed = await self.conn.execute(
+            "INSERT INTO processed_updates (update_id, at) VALUES (:u, :t) ON CONFLICT (update_id) DO NOTHING",
+            {"u": update_id, "t": to_db_time(now)},
+        )
+        return changed == 1
+
+    async def prune_processed_updates(self, before: datetime) -> int:
+        return await self.conn.execute(
+            "DELETE FROM processed_updates WHERE at < :t", {"t": to_db_time(before)}
+        )
+
+    # --- caseworkers ---------------------------------------------------------------------------
+
+    async def insert_caseworker(self, name: str, team: str, role: str, now: datetime) -> int:
+        return await self._insert(
+            "INSERT INTO caseworkers (name, team, role, created_at) VALUES (:n, :team, :r, :t)",
+            {"n": name, "team": team, "r": role, "t": to_db_time(now)},
+        )
+
+    async def caseworker(self, caseworker_id: int) -> Caseworker | None:
+        row = await self._one("SELECT * FROM caseworkers WHERE id = :id", {"id": caseworker_id})
+        return Caseworker.from_row(row) if row else None
+
+    async def caseworker_by_user(self, telegram_user_id: int) -> Caseworker | None:
+        row = await self._one(
+            "SELECT * FROM caseworkers WHERE telegram_user_id = :u", {"u": telegram_user_id}
+        )
+        return Caseworker.from_row(row) if row else None
+
+    async def caseworkers(self) -> list[Caseworker]:
+        rows = await self.conn.fetch_all("SELECT * FROM caseworkers ORDER BY id")
+        return [Caseworker.from_row(r) for r in rows]
+
+    async def caseworker_by_name(self, name: str) -> list[Caseworker]:
+        rows = await self.conn.fetch_all("SELECT * FROM caseworkers WHERE name = :n ORDER BY id", {"n": name})
+        return [Caseworker.from_row(r) for r in rows]
+
+    async def link_caseworker_user(self, caseworker_id: int, telegram_user_id: int, language: str, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE caseworkers SET telegram_user_id = :u, language = :l, linked_at = :t WHERE id = :id",
+            {"u": telegram_user_id, "l": language, "t": to_db_time(now), "id": caseworker_id},
+        )
+
+    async def disable_caseworker(self, caseworker_id: int, now: datetime) -> bool:
+        return (
+            await self.conn.execute(
+                "UPDATE caseworkers SET disabled_at = :t WHERE id = :id AND disabled_at IS NULL",
+                {"t": to_db_time(now), "id": caseworker_id},
+            )
+            == 1
+        )
+
+    async def set_caseworker_language(self, caseworker_id: int, language: str) -> None:
+        await self.conn.execute(
+            "UPDATE caseworkers SET language = :l WHERE id = :id", {"l": language, "id": caseworker_id}
+        )
+
+    # --- channels ------------------------------------------------------------------------------
+
+    async def active_channel(self, caseworker_id: int) -> Channel | None:
+        row = await self._one(
+            "SELECT * FROM channels WHERE caseworker_id = :c AND unlinked_at IS NULL", {"c": caseworker_id}
+        )
+        return Channel.from_row(row) if row else None
+
+    async def channel_by_chat(self, chat_id: int) -> Channel | None:
+        row = await self._one(
+            "SELECT * FROM channels WHERE chat_id = :c AND unlinked_at IS NULL", {"c": chat_id}
+        )
+        return Channel.from_row(row) if row else None
+
+    async def link_channel(
+        self, caseworker_id: int, chat_id: int, chat_type: str, title: str, now: datetime
+    ) -> int:
+        await self.unlink_channels_of(caseworker_id, now)
+        await self.conn.execute(
+            "UPDATE channels SET unlinked_at = :t WHERE chat_id = :c AND unlinked_at IS NULL",
+            {"t": to_db_time(now), "c": chat_id},
+        )
+        return await self._insert(
+            "INSERT INTO channels (caseworker_id, chat_id, chat_type, title, linked_at) "
+            "VALUES (:cw, :c, :type, :title, :t)",
+            {"cw": caseworker_id, "c": chat_id, "type": chat_type, "title": title, "t": to_db_time(now)},
+        )
+
+    async def unlink_channels_of(self, caseworker_id: int, now: datetime) -> int:
+        return await self.conn.execute(
+            "UPDATE channels SET unlinked_at = :t WHERE caseworker_id = :cw AND unlinked_at IS NULL",
+            {"t": to_db_time(now), "cw": caseworker_id},
+        )
+
+    async def unlink_chat(self, chat_id: int, now: datetime) -> Channel | None:
+        channel = await self.channel_by_chat(chat_id)
+        if channel:
+            await self.conn.execute(
+                "UPDATE channels SET unlinked_at = :t WHERE id = :id", {"t": to_db_time(now), "id": channel.id}
+            )
+        return channel
+
+    # --- cases ---------------------------------------------------------------------------------
+
+    async def insert_case(self, caseworker_id: int, label: str, age_band: str, now: datetime) -> int | None:
+        """None when the caseworker already has a case with this label."""
+        row = await self._one(
+            "INSERT INTO cases (caseworker_id, label, age_band, created_at) VALUES (:cw, :l, :a, :t) "
+            "ON CONFLICT (caseworker_id, label) DO NOTHING RETURNING id",
+            {"cw": caseworker_id, "l": label, "a": age_band, "t": to_db_time(now)},
+        )
+        return int(row["id"]) if row else None
+
+    async def case(self, case_id: int) -> Case | None:
+        row = await self._one("SELECT * FROM cases WHERE id = :id", {"id": case_id})
+        return Case.from_row(row) if row else None
+
+    async def case_by_label(self, caseworker_id: int, label: str) -> Case | None:
+        row = await self._one(
+            "SELECT * FROM cases WHERE caseworker_id = :cw AND LOWER(label) = LOWER(:l)",
+            {"cw": caseworker_id, "l": label},
+        )
+        return Case.from_row(row) if row else None
+
+    async def cases_of(self, caseworker_id: int, *, open_only: bool = True) -> list[Case]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM cases WHERE caseworker_id = :cw"
+            + (" AND status = 'open'" if open_only else "")
+            + " ORDER BY label",
+            {"cw": caseworker_id},
+        )
+        return [Case.from_row(r) for r in rows]
+
+    async def close_case(self, case_id: int, now: datetime) -> bool:
+        return (
+            await self.conn.execute(
+                "UPDATE cases SET status = 'closed', closed_at = :t WHERE id = :id AND status = 'open'",
+                {"t": to_db_time(now), "id": case_id},
+            )
+            == 1
+        )
+
+    async def move_case(self, case_id: int, caseworker_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE cases SET caseworker_id = :cw WHERE id = :id", {"cw": caseworker_id, "id": case_id}
+        )
+
+    # --- respondents ---------------------------------------------------------------------------
+
+    async def insert_respondent(self, case_id: int, role: str, language: str, now: datetime) -> int:
+        return await self._insert(
+            "INSERT INTO respondents (case_id, role, language, created_at) VALUES (:c, :r, :l, :t)",
+            {"c": case_id, "r": role, "l": language, "t": to_db_time(now)},
+        )
+
+    async def respondent(self, respondent_id: int) -> Respondent | None:
+        row = await self._one("SELECT * FROM respondents WHERE id = :id", {"id": respondent_id})
+        return Respondent.from_row(row) if row else None
+
+    async def respondents_of_case(self, case_id: int) -> list[Respondent]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM respondents WHERE case_id = :c ORDER BY id", {"c": case_id}
+        )
+        return [Respondent.from_row(r) for r in rows]
+
+    async def respondents_of_user(self, telegram_user_id: int) -> list[Respondent]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM respondents WHERE telegram_user_id = :u ORDER BY id", {"u": telegram_user_id}
+        )
+        return [Respondent.from_row(r) for r in rows]
+
+    async def bind_respondent(self, respondent_id: int, telegram_user_id: int, language: str) -> None:
+        await self.conn.execute(
+            "UPDATE respondents SET telegram_user_id = :u, language = :l, status = 'consenting' WHERE id = :id",
+            {"u": telegram_user_id, "l": language, "id": respondent_id},
+        )
+
+    async def set_respondent_status(self, respondent_id: int, status: str, now: datetime) -> None:
+        column = {"active": "joined_at", "withdrawn": "withdrawn_at"}.get(status)
+        extra = f", {column} = :t" if column else ""
+        await self.conn.execute(
+            f"UPDATE respondents SET status = :s{extra} WHERE id = :id",  # noqa: S608 - column from a fixed map
+            {"s": status, "t": to_db_time(now), "id": respondent_id},
+        )
+
+    async def unlink_respondent_user(self, respondent_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE respondents SET telegram_user_id = NULL WHERE id = :id", {"id": respondent_id}
+        )
+
+    async def set_user_language(self, telegram_user_id: int, language: str) -> None:
+        await self.conn.execute(
+            "UPDATE respondents SET language = :l WHERE telegram_user_id = :u", {"l": language, "u": telegram_user_id}
+        )
+        await self.conn.execute(
+            "UPDATE caseworkers SET language = :l WHERE telegram_user_id = :u", {"l": language, "u": telegram_user_id}
+        )
+
+    async def mark_unreachable(self, telegram_user_id: int, now: datetime) -> list[Respondent]:
+        """Respondents of this user who were reachable until now (so the caseworker is told once)."""
+        rows = await self.conn.fetch_all(
+            "UPDATE respondents SET unreachable_since = :t "
+            "WHERE telegram_user_id = :u AND unreachable_since IS NULL AND status = 'active' RETURNING *",
+            {"t": to_db_time(now), "u": telegram_user_id},
+        )
+        return [Respondent.from_row(r) for r in rows]
+
+    async def mark_reachable(self, telegram_user_id: int) -> None:
+        await self.conn.execute(
+            "UPDATE respondents SET unreachable_since = NULL WHERE telegram_user_id = :u AND unreachable_since IS NOT NULL",
+            {"u": telegram_user_id},
+        )
+
+    async def delete_answers_of_respondent(self, respondent_id: int) -> int:
+        return await self.conn.execute(
+            "DELETE FROM answers WHERE questionnaire_id IN "
+            "(SELECT id FROM questionnaires WHERE respondent_id = :r)",
+            {"r": respondent_id},
+        )
+
+    # --- invitations ---------------------------------------------------------------------------
+
+    async def insert_invitation(
+        self,
+        token_hash: str,
+        purpose: str,
+        *,
+        respondent_id: int | None,
+        caseworker_id: int | None,
+        created_by: int | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO invitations (token_hash, purpose, respondent_id, caseworker_id, created_by, created_at, expires_at) "
+            "VALUES (:h, :p, :r, :cw, :by, :t, :e)",
+            {
+                "h": token_hash,
+                "p": purpose,
+                "r": respondent_id,
+                "cw": caseworker_id,
+                "by": created_by,
+                "t": to_db_time(now),
+                "e": to_db_time(expires_at),
+            },
+        )
+
+    async def invitation_by_hash(self, token_hash: str) -> Invitation | None:
+        row = await self._one("SELECT * FROM invitations WHERE token_hash = :h", {"h": token_hash})
+        return Invitation.from_row(row) if row else None
+
+    async def use_invitation(self, invitation_id: int, now: datetime) -> bool:
+        """Atomically mark used; False when someone else used it first."""
+        return (
+            await self.conn.execute(
+                "UPDATE invitations SET used_at = :t WHERE id = :id AND used_at IS NULL AND revoked_at IS NULL",
+                {"t": to_db_time(now), "id": invitation_id},
+            )
+            == 1
+        )
+
+    async def revoke_invitations_of_respondent(self, respondent_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE invitations SET revoked_at = :t WHERE respondent_id = :r AND used_at IS NULL AND revoked_at IS NULL",
+            {"t": to_db_time(now), "r": respondent_id},
+        )
+
+    async def record_token_failure(self, telegram_user_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO token_failures (telegram_user_id, at) VALUES (:u, :t)",
+            {"u": telegram_user_id, "t": to_db_time(now)},
+        )
+
+    async def token_failures_since(self, telegram_user_id: int, since: datetime) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) AS n FROM token_failures WHERE telegram_user_id = :u AND at >= :t",
+            {"u": telegram_user_id, "t": to_db_time(since)},
+        )
+        return int(row["n"]) if row else 0
+
+    async def prune_token_failures(self, before: datetime) -> None:
+        await self.conn.execute("DELETE FROM token_failures WHERE at < :t", {"t": to_db_time(before)})
+
+    # --- consents ------------------------------------------------------------------------------
+
+    async def insert_consent(
+        self, respondent_id: int, given: bool, text_version: str, language: str, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO consents (respondent_id, given, text_version, language, at) VALUES (:r, :g, :v, :l, :t)",
+            {"r": respondent_id, "g": int(given), "v": text_version, "l": language, "t": to_db_time(now)},
+        )
+
+    async def consents_of(self, respondent_id: int) -> list[Row]:
+        return await self.conn.fetch_all(
+            "SELECT given, text_version, language, at FROM consents WHERE respondent_id = :r ORDER BY id",
+            {"r": respondent_id},
+        )
+
+    # --- meetings ------------------------------------------------------------------------------
+
+    async def insert_meeting(self, case_id: int, held_at: datetime, created_by: int, now: datetime) -> int:
+        return await self._insert(
+            "INSERT INTO meetings (case_id, held_at, created_by, created_at) VALUES (:c, :h, :by, :t)",
+            {"c": case_id, "h": to_db_time(held_at), "by": created_by, "t": to_db_time(now)},
+        )
+
+    async def meeting(self, meeting_id: int) -> Meeting | None:
+        row = await self._one("SELECT * FROM meetings WHERE id = :id", {"id": meeting_id})
+        return Meeting.from_row(row) if row else None
+
+    async def meetings_of_case(self, case_id: int) -> list[Meeting]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM meetings WHERE case_id = :c ORDER BY held_at, id", {"c": case_id}
+        )
+        return [Meeting.from_row(r) for r in rows]
+
+    # --- questionnaires and answers --------------------------------------------------------------
+
+    async def insert_questionnaire(
+        self, meeting_id: int, respondent_id: int, ors: str, srs: str, due_at: datetime, now: datetime
+    ) -> int | None:
+        """None when this respondent already has a questionnaire for this meeting."""
+        row = await self._one(
+            "INSERT INTO questionnaires (meeting_id, respondent_id, ors_instrument, srs_instrument, created_at, due_at) "
+            "VALUES (:m, :r, :o, :s, :t, :d) ON CONFLICT (meeting_id, respondent_id) DO NOTHING RETURNING id",
+            {"m": meeting_id, "r": respondent_id, "o": ors, "s": srs, "t": to_db_time(now), "d": to_db_time(due_at)},
+        )
+        return int(row["id"]) if row else None
+
+    async def questionnaire(self, questionnaire_id: int) -> Questionnaire | None:
+        row = await self._one("SELECT * FROM questionnaires WHERE id = :id", {"id": questionnaire_id})
+        return Questionnaire.from_row(row) if row else None
+
+    async def open_questionnaires_of_user(self, telegram_user_id: int) -> list[Questionnaire]:
+        """Questionnaires this person can answer now, the most recently sent first."""
+        rows = await self.conn.fetch_all(
+            "SELECT q.* FROM questionnaires q JOIN respondents r ON r.id = q.respondent_id "
+            "WHERE r.telegram_user_id = :u AND r.status = 'active' AND q.status IN ('sent', 'in_progress') "
+            "ORDER BY q.sent_at DESC, q.id DESC",
+            {"u": telegram_user_id},
+        )
+        return [Questionnaire.from_row(r) for r in rows]
+
+    async def questionnaires_of_respondent(self, respondent_id: int) -> list[Questionnaire]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM questionnaires WHERE respondent_id = :r ORDER BY due_at, id", {"r": respondent_id}
+        )
+        return [Questionnaire.from_row(r) for r in rows]
+
+    async def update_questionnaire(self, questionnaire_id: int, **fields: Any) -> None:
+        allowed = {
+            "status", "position", "chat_id", "message_id", "sent_at", "reminded_at", "completed_at", "expires_at",
+        }
+        if not fields or not set(fields) <= allowed:
+            raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
+        values = {k: to_db_time(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        assignments = ", ".join(f"{k} = :{k}" for k in values)
+        await self.conn.execute(
+            f"UPDATE questionnaires SET {assignments} WHERE id = :id",  # noqa: S608 - names from a fixed set
+            {**values, "id": questionnaire_id},
+        )
+
+    async def move_position(self, questionnaire_id: int, expected: int, new: int, status: str) -> bool:
+        """Compare-and-set of the current item: a stale or double press finds `expected` gone."""
+        return (
+            await self.conn.execute(
+                "UPDATE questionnaires SET position = :new, status = :s "
+                "WHERE id = :id AND position = :old AND status IN ('sent', 'in_progress')",
+                {"new": new, "s": status, "id": questionnaire_id, "old": expected},
+            )
+            == 1
+        )
+
+    async def cancel_questionnaires_of_case(self, case_id: int) -> list[int]:
+        rows = await self.conn.fetch_all(
+            "UPDATE questionnaires SET status = 'cancelled' WHERE status IN ('scheduled', 'sent', 'in_progress') "
+            "AND meeting_id IN (SELECT id FROM meetings WHERE case_id = :c) RETURNING id",
+            {"c": case_id},
+        )
+        return [int(r["id"]) for r in rows]
+
+    async def cancel_questionnaires_of_respondent(self, respondent_id: int) -> list[int]:
+        rows = await self.conn.fetch_all(
+            "UPDATE questionnaires SET status = 'cancelled' WHERE status IN ('scheduled', 'sent', 'in_progress') "
+            "AND respondent_id = :r RETURNING id",
+            {"r": respondent_id},
+        )
+        return [int(r["id"]) for r in rows]
+
+    async def upsert_answer(self, questionnaire_id: int, position: int, value: int | None, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO answers (questionnaire_id, position, value, answered_at) VALUES (:q, :p, :v, :t) "
+            "ON CONFLICT (questionnaire_id, position) DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at",
+            {"q": questionnaire_id, "p": position, "v": value, "t": to_db_time(now)},
+        )
+
+    async def answers(self, questionnaire_id: int) -> dict[int, int | None]:
+        rows = await self.conn.fetch_all(
+            "SELECT position, value FROM answers WHERE questionnaire_id = :q", {"q": questionnaire_id}
+        )
+        return {int(r["position"]): r["value"] for r in rows}
+
+    async def history_of_respondents(self, respondent_ids: Sequence[int]) -> list[HistoryRow]:
+        """Answered (completed or expired with answers) questionnaires, in meeting order."""
+        if not respondent_ids:
+            return []
+        names = {f"r{i}": rid for i, rid in enumerate(respondent_ids)}
+        placeholders = ", ".join(f":{n}" for n in names)
+        rows = await self.conn.fetch_all(
+            "SELECT q.id AS qid, q.respondent_id, q.status, m.held_at, a.position, a.value "
+            "FROM questionnaires q JOIN meetings m ON m.id = q.meeting_id "
+            "JOIN answers a ON a.questionnaire_id = q.id "
+            f"WHERE q.respondent_id IN ({placeholders}) AND q.status IN ('completed', 'expired', 'in_progress') "  # noqa: S608
+            "ORDER BY m.held_at, q.id, a.position",
+            names,
+        )
+        history: dict[int, HistoryRow] = {}
+        for r in rows:
+            item = history.get(r["qid"])
+            if item is None:
+                item = history[r["qid"]] = HistoryRow(
+                    questionnaire_id=r["qid"],
+                    respondent_id=r["respondent_id"],
+                    meeting_at=to_datetime(r["held_at"]),
+                    status=r["status"],
+                    values={},
+                )
+            item.values[int(r["position"])] = r["value"]
+        return list(history.values())
+
+    async def latest_questionnaire_status(self, respondent_ids: Sequence[int]) -> dict[int, str]:
+        if not respondent_ids:
+            return {}
+        names = {f"r{i}": rid for i, rid in enumerate(respondent_ids)}
+        placeholders = ", ".join(f":{n}" for n in names)
+        rows = await self.conn.fetch_all(
+            "SELECT q.respondent_id, q.status FROM questionnaires q "
+            f"WHERE q.respondent_id IN ({placeholders}) AND q.status <> 'scheduled' "  # noqa: S608
+            "ORDER BY q.due_at, q.id",
+            names,
+        )
+        return {int(r["respondent_id"]): r["status"] for r in rows}
+
+    # --- alerts --------------------------------------------------------------------------------
+
+    async def insert_alert(
+        self,
+        case_id: int,
+        respondent_id: int | None,
+        questionnaire_id: int | None,
+        kind: str,
+        severity: str,
+        params: dict[str, Any],
+        now: datetime,
+    ) -> int:
+        return await self._insert(
+            "INSERT INTO alerts (case_id, respondent_id, questionnaire_id, kind, severity, params, created_at) "
+            "VALUES (:c, :r, :q, :k, :s, :p, :t)",
+            {
+                "c": case_id,
+                "r": respondent_id,
+                "q": questionnaire_id,
+                "k": kind,
+                "s": severity,
+                "p": json.dumps(params, sort_keys=True),
+                "t": to_db_time(now),
+            },
+        )
+
+    async def alert(self, alert_id: int) -> Alert | None:
+        row = await self._one("SELECT * FROM alerts WHERE id = :id", {"id": alert_id})
+        return Alert.from_row(row) if row else None
+
+    async def acknowledge_alert(self, alert_id: int, caseworker_id: int, now: datetime) -> bool:
+        return (
+            await self.conn.execute(
+                "UPDATE alerts SET acknowledged_at = :t, acknowledged_by = :cw WHERE id = :id AND acknowledged_at IS NULL",
+                {"t": to_db_time(now), "cw": caseworker_id, "id": alert_id},
+            )
+            == 1
+        )
+
+    async def open_alerts_of_caseworker(self, caseworker_id: int) -> list[Alert]:
+        rows = await self.conn.fetch_all(
+            "SELECT a.* FROM alerts a JOIN cases c ON c.id = a.case_id "
+            "WHERE c.caseworker_id = :cw AND c.status = 'open' AND a.acknowledged_at IS NULL "
+            "AND a.severity <> 'positive' ORDER BY a.created_at, a.id",
+            {"cw": caseworker_id},
+        )
+        return [Alert.from_row(r) for r in rows]
+
+    async def alerts_of_case(self, case_id: int) -> list[Alert]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM alerts WHERE case_id = :c ORDER BY created_at, id", {"c": case_id}
+        )
+        return [Alert.from_row(r) for r in rows]
+
+    # --- outbox --------------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        kind: str,
+        dedupe_key: str,
+        due_at: datetime,
+        now: datetime,
+        *,
+        chat_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+        priority: int = 5,
+    ) -> bool:
+        """Add a send or timed action; False when one with this key already exists (by construction)."""
+        return (
+            await self.conn.execute(
+                "INSERT INTO outbox (kind, dedupe_key, chat_id, priority, payload, due_at, created_at) "
+                "VALUES (:k, :d, :c, :p, :pl, :due, :t) ON CONFLICT (dedupe_key) DO NOTHING",
+                {
+                    "k": kind,
+                    "d": dedupe_key,
+                    "c": chat_id,
+                    "p": priority,
+                    "pl": json.dumps(payload or {}, sort_keys=True),
+                    "due": to_db_time(due_at),
+                    "t": to_db_time(now),
+                },
+            )
+            == 1
+        )
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
+        """Take up to `limit` due rows (pending, or sending with an expired lease after a crash).
+
+        The outer status check makes a row claimed by a concurrent transaction drop out, so two
+        dispatchers never send the same row (PostgreSQL re-checks it after waiting for the lock).
+        """
+        rows = await self.conn.fetch_all(
+            "UPDATE outbox SET status = 'sending', locked_until = :lease, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM outbox WHERE due_at <= :now AND "
+            "(status = 'pending' OR (status = 'sending' AND locked_until < :now)) "
+            "ORDER BY priority, due_at, id LIMIT :limit) "
+            "AND (status = 'pending' OR (status = 'sending' AND locked_until < :now)) RETURNING *",
+            {"now": to_db_time(now), "lease": to_db_time(lease_until), "limit": limit},
+        )
+        claimed = [OutboxRow.from_row(r) for r in rows]
+        claimed.sort(key=lambda r: (r.priority, r.due_at, r.id))
+        return claimed
+
+    async def claim_chat_rows(self, chat_id: int, kind: str, now: datetime, lease_until: datetime) -> list[OutboxRow]:
+        """Every due row of one kind for one chat (to combine a burst of summaries into one message)."""
+        rows = await self.conn.fetch_all(
+            "UPDATE outbox SET status = 'sending', locked_until = :lease, attempts = attempts + 1 "
+            "WHERE chat_id = :c AND kind = :k AND status = 'pending' AND due_at <= :now RETURNING *",
+            {"c": chat_id, "k": kind, "now": to_db_time(now), "lease": to_db_time(lease_until)},
+        )
+        return sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: (r.due_at, r.id))
+
+    async def finish(self, outbox_id: int, status: str, outcome: str, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET status = :s, outcome = :o, done_at = :t, locked_until = NULL WHERE id = :id",
+            {"s": status, "o": outcome[:200], "t": to_db_time(now), "id": outbox_id},
+        )
+
+    async def reschedule(self, outbox_id: int, due_at: datetime, outcome: str) -> None:
+        await self.conn.execute(
+            "UPDATE outbox SET status = 'pending', due_at = :d, outcome = :o, locked_until = NULL WHERE id = :id",
+            {"d": to_db_time(due_at), "o": outcome[:200], "id": outbox_id},
+        )
+
+    async def cancel_outbox(self, dedupe_prefix: str, now: datetime) -> int:
+        return await self.conn.execute(
+            "UPDATE outbox SET status = 'cancelled', done_at = :t WHERE status = 'pending' AND dedupe_key LIKE :p",
+            {"t": to_db_time(now), "p": dedupe_prefix + "%"},
+        )
+
+    async def next_due_at(self) -> datetime | None:
+        row = await self._one("SELECT MIN(due_at) AS d FROM outbox WHERE status = 'pending'")
+        return to_datetime(row["d"]) if row and row["d"] else None
+
+    async def outbox_stats(self, now: datetime) -> dict[str, Any]:
+        row = await self._one(
+            "SELECT COUNT(*) AS pending, MIN(due_at) AS oldest_due, "
+            "SUM(CASE WHEN due_at <= :now THEN 1 ELSE 0 END) AS overdue FROM outbox WHERE status IN ('pending', 'sending')",
+            {"now": to_db_time(now)},
+        )
+        failed = await self._one("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'")
+        return {
+            "pending": int(row["pending"]) if row else 0,
+            "overdue": int(row["overdue"] or 0) if row else 0,
+            "oldest_due": to_datetime(row["oldest_due"]) if row and row["oldest_due"] else None,
+            "failed": int(failed["n"]) if failed else 0,
+        }
+
+    async def outbox_rows(self, kind: str | None = None) -> list[OutboxRow]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM outbox" + (" WHERE kind = :k" if kind else "") + " ORDER BY id", {"k": kind}
+        )
+        return [OutboxRow.from_row(r) for r in rows]
+
+    # --- audit and health ------------------------------------------------------------------------
+
+    async def audit(self, actor: str, action: str, now: datetime, *, case_id: int | None = None, detail: str = "") -> None:
+        await self.conn.execute(
+            "INSERT INTO audit_events (at, actor, action, case_id, detail) VALUES (:t, :a, :ac, :c, :d)",
+            {"t": to_db_time(now), "a": actor, "ac": action, "c": case_id, "d": detail},
+        )
+
+    async def audit_events(self, case_id: int | None = None) -> list[Row]:
+        return await self.conn.fetch_all(
+            "SELECT at, actor, action, case_id, detail FROM audit_events"
+            + (" WHERE case_id = :c" if case_id is not None else "")
+            + " ORDER BY id",
+            {"c": case_id},
+        )
+
+    async def set_health(self, name: str, value: str, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO health (name, value, updated_at) VALUES (:n, :v, :t) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            {"n": name, "v": value, "t": to_db_time(now)},
+        )
+
+    async def health(self) -> dict[str, tuple[str, datetime]]:
+        rows = await self.conn.fetch_all("SELECT name, value, updated_at FROM health")
+        return {r["name"]: (r["value"], to_datetime(r["updated_at"])) for r in rows}
+
+
+def to_datetime(text: str) -> datetime:
+    value = from_db_time(text)
+    assert value is not None
+    return value

@@ -1,0 +1,115 @@
+"""SQLite backend (the default): one aiosqlite connection, WAL, one writer transaction at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from bot.storage.db import Connection, Database, Params, Row
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class _SqliteConnection:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        cursor = await self._conn.execute(sql, params or {})
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        cursor = await self._conn.execute(sql, params or {})
+        row = await cursor.fetchone()
+        await cursor.close()
+        return row
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
+        cursor = await self._conn.execute(sql, params or {})
+        rows = await cursor.fetchall()
+        await cursor.close()
+        return list(rows)
+
+    async def execute_script(self, sql: str) -> None:
+        # executescript() would COMMIT our open transaction first; run statement by statement instead.
+        for statement in _split_statements(sql):
+            await self._conn.execute(statement)
+
+
+def _split_statements(sql: str) -> list[str]:
+    statements, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip() and not current.strip().startswith("--"):
+        statements.append(current.strip())
+    return [s for s in statements if _has_code(s)]
+
+
+def _has_code(statement: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in statement.splitlines())
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+    id_column = "INTEGER PRIMARY KEY"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        # One connection serves the whole process; transactions take turns.
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA foreign_keys=ON",
+            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+            # FULL: a committed (acknowledged) answer survives a power cut, not only kill -9.
+            "PRAGMA synchronous=FULL",
+        ):
+            await self._conn.execute(pragma)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            async with self._lock:
+                await self._conn.close()
+                self._conn = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:  # type: ignore[override]
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        async with self._lock:
+            # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read.
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteConnection(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def backup(self, target: str) -> None:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        async with self._lock:
+            dest = await aiosqlite.connect(target)
+            try:
+                await self._conn.backup(dest)
+            finally:
+                await dest.close()
