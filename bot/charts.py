@@ -1,0 +1,134 @@
+"""Trend charts as PNG bytes for a caseworker's channel: ORS above, SRS below, sized for a phone.
+
+matplotlib is imported inside the function, so importing this module (and the bot) stays fast, and
+only the object-oriented API is used (``Figure`` + ``FigureCanvasAgg``): no pyplot, no global state,
+safe in a server process.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+WIDTH_PX = 800
+HEIGHT_PX = 900
+_DPI = 100
+_MAX_POINTS = 40  # points on the scale: totals are 0..400 tenths
+_MAX_DATE_LABELS = 12
+_MAX_VALUE_LABELS = 12  # more value labels than this would overlap on a phone
+
+_ORS_COLOUR = "#1f5fa8"
+_SRS_COLOUR = "#2e7d32"
+_LINE_COLOUR = "#c62828"
+_CLINICAL_SHADE = "#fbe9e7"
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    label: str  # preformatted short date, e.g. "24.11."
+    ors_total: int | None  # tenths, None when not answered or an item was skipped
+    srs_total: int | None  # tenths
+
+
+@dataclass(frozen=True)
+class ChartText:
+    """Every word on the chart, already translated by the caller."""
+
+    title: str
+    ors_label: str
+    srs_label: str
+    cutoff_label: str
+    srs_line_label: str
+    y_label: str
+
+
+def _comma(value: float, decimals: int) -> str:
+    """Danish decimal comma."""
+    return f"{value:.{decimals}f}".replace(".", ",")
+
+
+def render_trend_chart(
+    points: Sequence[ChartPoint],
+    *,
+    cutoff: int,
+    srs_threshold: int,
+    text: ChartText,
+) -> bytes:
+    """Draw the ORS and SRS totals (tenths in, points on the axes) and return PNG bytes.
+
+    ``cutoff`` is the ORS clinical cut-off for the rated person's age band, ``srs_threshold`` the
+    SRS alliance line; both in tenths. Skipped totals leave a gap; one point or none still draws.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.87, bottom=0.08, hspace=0.3)
+    ors_ax, srs_ax = fig.subplots(2, 1, sharex=True)
+    fig.suptitle(text.title, fontsize=20, fontweight="bold")
+
+    xs = list(range(len(points)))
+    ticks = FuncFormatter(lambda value, _pos: _comma(value, 0))
+    panels = (
+        (ors_ax, [p.ors_total for p in points], _ORS_COLOUR, text.ors_label, cutoff, text.cutoff_label),
+        (
+            srs_ax,
+            [p.srs_total for p in points],
+            _SRS_COLOUR,
+            text.srs_label,
+            srs_threshold,
+            text.srs_line_label,
+        ),
+    )
+    for ax, totals, colour, label, line_at, line_label in panels:
+        # NaN breaks the line, so a skipped meeting shows as a gap rather than a made-up slope.
+        ys = [float("nan") if t is None else t / 10 for t in totals]
+        if ax is ors_ax:
+            ax.axhspan(0, line_at / 10, color=_CLINICAL_SHADE, zorder=0)
+        threshold = ax.axhline(
+            line_at / 10, color=_LINE_COLOUR, linestyle="--", linewidth=2, label=line_label, zorder=1
+        )
+        (line,) = ax.plot(xs, ys, color=colour, linewidth=3, marker="o", markersize=10, label=label, zorder=3)
+        if len(points) <= _MAX_VALUE_LABELS:
+            for x, t in zip(xs, totals, strict=True):
+                if t is not None:
+                    ax.annotate(
+                        _comma(t / 10, 1),
+                        (x, t / 10),
+                        textcoords="offset points",
+                        xytext=(0, 10),
+                        ha="center",
+                        fontsize=13,
+                        color=colour,
+                    )
+        ax.set_ylim(0, _MAX_POINTS + 5)  # headroom for a value label at 40
+        ax.yaxis.set_major_locator(MultipleLocator(10))
+        ax.yaxis.set_minor_locator(MultipleLocator(5))
+        ax.yaxis.set_major_formatter(ticks)
+        ax.set_ylabel(text.y_label, fontsize=15)
+        ax.tick_params(labelsize=14)
+        ax.grid(axis="y", which="both", alpha=0.3)
+        # Above the panel, so it never hides a point.
+        ax.legend(
+            handles=[line, threshold],
+            loc="lower left",
+            bbox_to_anchor=(0, 1),
+            ncol=2,
+            fontsize=13,
+            frameon=False,
+            borderaxespad=0,
+        )
+        ax.spines[["top", "right"]].set_visible(False)
+
+    srs_ax.set_xlim(-0.5, max(len(points), 1) - 0.5)
+    # At most about a dozen date labels, counted back from the latest so it is always labelled.
+    step = -(-len(points) // _MAX_DATE_LABELS)
+    labels = [p.label if (len(points) - 1 - i) % step == 0 else "" for i, p in enumerate(points)]
+    srs_ax.set_xticks(xs, labels, rotation=45 if len(points) > 8 else 0)
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI)
+    return buffer.getvalue()
