@@ -65,6 +65,9 @@ class Database(ABC):
     async def backup(self, target: str) -> None:
         """A consistent copy of the live database."""
 
+    async def lock_for_migrations(self, conn: Connection) -> None:
+        """Make concurrent start-ups take turns applying migrations (SQLite's write lock already does)."""
+
 
 class _TransactionContext(Protocol):
     async def __aenter__(self) -> Connection: ...

@@ -34,6 +34,7 @@ def available() -> list[Migration]:
 async def migrate(db: Database, now: datetime) -> list[int]:
     """Apply what is missing, each migration in its own transaction. Returns the versions applied."""
     async with db.transaction() as conn:
+        await db.lock_for_migrations(conn)
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -41,6 +42,7 @@ async def migrate(db: Database, now: datetime) -> list[int]:
     applied: list[int] = []
     for migration in available():
         async with db.transaction() as conn:
+            await db.lock_for_migrations(conn)
             # Checked inside the transaction so two processes starting together apply it once.
             done = await conn.fetch_one(
                 "SELECT 1 FROM schema_migrations WHERE version = :v", {"v": migration.version}
