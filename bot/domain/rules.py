@@ -98,7 +98,8 @@ class Finding:
     kind: AlertKind
     severity: Severity
     message: str  # Danish msgid with {placeholders}
-    params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
+    # Left out of the hash (a mapping has none), so findings can still go in sets and dict keys.
+    params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
 
 def _finding(kind: AlertKind, message: str, **params: ParamValue) -> Finding:

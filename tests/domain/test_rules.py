@@ -356,6 +356,11 @@ def test_service_findings(kind: AlertKind, text: str, severity: Severity) -> Non
     assert (f.kind, f.message, f.severity, dict(f.params)) == (kind, text, severity, {})
 
 
+def test_findings_are_hashable() -> None:
+    findings = run(history(250, 200, 150))
+    assert len(set(findings)) == len(findings)
+
+
 def test_service_finding_refuses_rule_kinds() -> None:
     with pytest.raises(ValueError, match="low_item"):
         service_finding(AlertKind.LOW_ITEM)
