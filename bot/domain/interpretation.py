@@ -34,7 +34,7 @@ class Thresholds:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"{f.name}: must be a whole number of tenths, got {value!r}")
+                raise ValueError(f"{f.name}: must be a whole number, got {value!r}")
         ranges = {
             "cutoff_adult": (1, MAX_TOTAL - 1),
             "cutoff_youth": (1, MAX_TOTAL - 1),
