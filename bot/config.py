@@ -281,19 +281,18 @@ def _build(v: dict[str, dict[str, Any]], source: Path | None, base: Path) -> Con
     if v["schedule"]["reminder_after_hours"] >= v["schedule"]["expire_after_hours"]:
         raise ConfigError("schedule.reminder_after_hours", "must be shorter than expire_after_hours")
     t = v["thresholds"]
-    thresholds = Thresholds(
-        cutoff_adult=points_to_tenths(t["cutoff_adult"]),
-        cutoff_youth=points_to_tenths(t["cutoff_youth"]),
-        cutoff_child=points_to_tenths(t["cutoff_child"]),
-        reliable_change=points_to_tenths(t["reliable_change"]),
-        srs_total=points_to_tenths(t["srs_total"]),
-        srs_item=points_to_tenths(t["srs_item"]),
-        srs_drop=points_to_tenths(t["srs_drop"]),
-        low_item=points_to_tenths(t["low_item"]),
-        not_on_track_meetings=t["not_on_track_meetings"],
-    )
     try:
-        thresholds.validate()
+        thresholds = Thresholds(
+            cutoff_adult=points_to_tenths(t["cutoff_adult"]),
+            cutoff_youth=points_to_tenths(t["cutoff_youth"]),
+            cutoff_child=points_to_tenths(t["cutoff_child"]),
+            reliable_change=points_to_tenths(t["reliable_change"]),
+            srs_total=points_to_tenths(t["srs_total"]),
+            srs_item=points_to_tenths(t["srs_item"]),
+            srs_drop=points_to_tenths(t["srs_drop"]),
+            low_item=points_to_tenths(t["low_item"]),
+            not_on_track_meetings=t["not_on_track_meetings"],
+        )
     except ValueError as exc:
         name, _, problem = str(exc).partition(": ")
         raise ConfigError(f"thresholds.{name}", problem or str(exc)) from None

@@ -49,6 +49,10 @@ class Repository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    @property
+    def reports(self) -> ReportQueries:
+        return ReportQueries(self)
+
     async def _one(self, sql: str, params: dict[str, Any] | None = None) -> Row | None:
         return await self.conn.fetch_one(sql, params)
 
@@ -465,8 +469,7 @@ class Repository:
         """Answered (completed or expired with answers) questionnaires, in meeting order."""
         if not respondent_ids:
             return []
-        names = {f"r{i}": rid for i, rid in enumerate(respondent_ids)}
-        placeholders = ", ".join(f":{n}" for n in names)
+        names, placeholders = _in_list("r", respondent_ids)
         rows = await self.conn.fetch_all(
             "SELECT q.id AS qid, q.respondent_id, q.status, m.held_at, a.position, a.value "
             "FROM questionnaires q JOIN meetings m ON m.id = q.meeting_id "
@@ -492,8 +495,7 @@ class Repository:
     async def latest_questionnaire_status(self, respondent_ids: Sequence[int]) -> dict[int, str]:
         if not respondent_ids:
             return {}
-        names = {f"r{i}": rid for i, rid in enumerate(respondent_ids)}
-        placeholders = ", ".join(f":{n}" for n in names)
+        names, placeholders = _in_list("r", respondent_ids)
         rows = await self.conn.fetch_all(
             "SELECT q.respondent_id, q.status FROM questionnaires q "
             f"WHERE q.respondent_id IN ({placeholders}) AND q.status <> 'scheduled' "  # noqa: S608
@@ -688,3 +690,123 @@ def to_datetime(text: str) -> datetime:
     value = from_db_time(text)
     assert value is not None
     return value
+
+
+class ReportQueries:
+    """Read-only queries over many cases at once (overviews, digests, team reports, exports)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.conn = repo.conn
+
+    async def respondents_of_cases(self, case_ids: Sequence[int]) -> list[Respondent]:
+        if not case_ids:
+            return []
+        names, placeholders = _in_list("c", case_ids)
+        rows = await self.conn.fetch_all(
+            f"SELECT * FROM respondents WHERE case_id IN ({placeholders}) ORDER BY case_id, id",  # noqa: S608
+            names,
+        )
+        return [Respondent.from_row(r) for r in rows]
+
+    async def open_alert_counts(self, case_ids: Sequence[int]) -> dict[int, int]:
+        if not case_ids:
+            return {}
+        names, placeholders = _in_list("c", case_ids)
+        rows = await self.conn.fetch_all(
+            f"SELECT case_id, COUNT(*) AS n FROM alerts WHERE case_id IN ({placeholders}) "  # noqa: S608
+            "AND acknowledged_at IS NULL AND severity <> 'positive' GROUP BY case_id",
+            names,
+        )
+        return {int(r["case_id"]): int(r["n"]) for r in rows}
+
+    async def team_caseworkers(self, team: str | None) -> list[Caseworker]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM caseworkers WHERE role = 'caseworker'"
+            + (" AND team = :t" if team else "")
+            + " ORDER BY name, id",
+            {"t": team},
+        )
+        return [Caseworker.from_row(r) for r in rows]
+
+    async def questionnaire_counts(
+        self, caseworker_ids: Sequence[int], since: datetime, until: datetime
+    ) -> dict[tuple[int, str], int]:
+        """(caseworker, questionnaire status) -> count, for questionnaires due in [since, until)."""
+        if not caseworker_ids:
+            return {}
+        names, placeholders = _in_list("w", caseworker_ids)
+        rows = await self.conn.fetch_all(
+            "SELECT c.caseworker_id AS cw, q.status, COUNT(*) AS n FROM questionnaires q "
+            "JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id "
+            f"WHERE c.caseworker_id IN ({placeholders}) AND q.due_at >= :since AND q.due_at < :until "  # noqa: S608
+            "GROUP BY c.caseworker_id, q.status",
+            {**names, "since": to_db_time(since), "until": to_db_time(until)},
+        )
+        return {(int(r["cw"]), r["status"]): int(r["n"]) for r in rows}
+
+    async def srs_totals(self, caseworker_ids: Sequence[int], since: datetime, until: datetime) -> list[int]:
+        """Complete SRS totals (tenths) of questionnaires completed in [since, until)."""
+        if not caseworker_ids:
+            return []
+        names, placeholders = _in_list("w", caseworker_ids)
+        rows = await self.conn.fetch_all(
+            "SELECT SUM(a.value) AS total FROM questionnaires q JOIN answers a ON a.questionnaire_id = q.id "
+            "JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id "
+            f"WHERE c.caseworker_id IN ({placeholders}) AND q.status = 'completed' "  # noqa: S608
+            "AND q.completed_at >= :since AND q.completed_at < :until AND a.position >= 4 "
+            "GROUP BY q.id HAVING COUNT(a.value) = 4",
+            {**names, "since": to_db_time(since), "until": to_db_time(until)},
+        )
+        return [int(r["total"]) for r in rows]
+
+    async def first_and_latest_ors(self, caseworker_ids: Sequence[int]) -> list[tuple[int, int, int, str]]:
+        """(respondent, first ORS total, latest ORS total, age band) for respondents of open cases
+        with at least two complete ORS totals."""
+        if not caseworker_ids:
+            return []
+        names, placeholders = _in_list("w", caseworker_ids)
+        rows = await self.conn.fetch_all(
+            "WITH totals AS ("
+            " SELECT q.respondent_id AS rid, c.age_band AS band, m.held_at AS at, SUM(a.value) AS total"
+            " FROM questionnaires q JOIN answers a ON a.questionnaire_id = q.id"
+            " JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id"
+            f" WHERE c.caseworker_id IN ({placeholders}) AND c.status = 'open' AND q.status = 'completed'"  # noqa: S608
+            " AND a.position < 4 GROUP BY q.id, q.respondent_id, c.age_band, m.held_at HAVING COUNT(a.value) = 4),"
+            " ranked AS (SELECT rid, band, total,"
+            " ROW_NUMBER() OVER (PARTITION BY rid ORDER BY at) AS first_rank,"
+            " ROW_NUMBER() OVER (PARTITION BY rid ORDER BY at DESC) AS last_rank,"
+            " COUNT(*) OVER (PARTITION BY rid) AS n FROM totals)"
+            " SELECT rid, band, MAX(CASE WHEN first_rank = 1 THEN total END) AS first_total,"
+            " MAX(CASE WHEN last_rank = 1 THEN total END) AS latest_total"
+            " FROM ranked WHERE n >= 2 GROUP BY rid, band",
+            names,
+        )
+        return [(int(r["rid"]), int(r["first_total"]), int(r["latest_total"]), r["band"]) for r in rows]
+
+    async def meeting_counts(self, caseworker_ids: Sequence[int], since: datetime, until: datetime) -> dict[int, int]:
+        if not caseworker_ids:
+            return {}
+        names, placeholders = _in_list("w", caseworker_ids)
+        rows = await self.conn.fetch_all(
+            "SELECT c.caseworker_id AS cw, COUNT(*) AS n FROM meetings m JOIN cases c ON c.id = m.case_id "
+            f"WHERE c.caseworker_id IN ({placeholders}) AND m.held_at >= :since AND m.held_at < :until "  # noqa: S608
+            "GROUP BY c.caseworker_id",
+            {**names, "since": to_db_time(since), "until": to_db_time(until)},
+        )
+        return {int(r["cw"]): int(r["n"]) for r in rows}
+
+    async def open_case_counts(self, caseworker_ids: Sequence[int]) -> dict[int, int]:
+        if not caseworker_ids:
+            return {}
+        names, placeholders = _in_list("w", caseworker_ids)
+        rows = await self.conn.fetch_all(
+            f"SELECT caseworker_id AS cw, COUNT(*) AS n FROM cases WHERE caseworker_id IN ({placeholders}) "  # noqa: S608
+            "AND status = 'open' GROUP BY caseworker_id",
+            names,
+        )
+        return {int(r["cw"]): int(r["n"]) for r in rows}
+
+
+def _in_list(prefix: str, values: Sequence[int]) -> tuple[dict[str, int], str]:
+    names = {f"{prefix}{i}": v for i, v in enumerate(values)}
+    return names, ", ".join(f":{n}" for n in names)

@@ -1,0 +1,166 @@
+"""The one file that wires FIT-bot: config -> storage, services, dispatcher, handlers, jobs."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot import handlers
+from bot.clock import SystemClock
+from bot.config import Config
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.limits import FloodLimiter, Limits
+from bot.domain.instruments import load_wording_overrides
+from bot.handlers import menus
+from bot.handlers.common import RUNTIME_KEY, Runtime
+from bot.i18n import available_languages, set_wording_overrides
+from bot.jobs import Jobs
+from bot.services.context import Policy, Services
+from bot.services.schedule import plan_periodic
+from bot.storage import Storage, create_storage
+
+log = logging.getLogger(__name__)
+
+WAKE_EVERY = 2.0  # seconds between APScheduler's nudges to the dispatcher
+PLAN_EVERY = 3600.0  # seconds between planning runs (digests, reports) and housekeeping
+
+
+def policy_from(config: Config) -> Policy:
+    return Policy(
+        timezone=config.timezone,
+        language=config.language,
+        prompt_delay=config.prompt_delay,
+        quiet_start=config.quiet_start,
+        quiet_end=config.quiet_end,
+        reminder_after=config.reminder_after,
+        expire_after=config.expire_after,
+        digest_time=config.digest_time,
+        digest_weekdays=config.digest_weekdays,
+        team_report_weekday=config.team_report_weekday,
+        team_report_time=config.team_report_time,
+        family_invite_ttl=config.family_invite_ttl,
+        caseworker_invite_ttl=config.caseworker_invite_ttl,
+        thresholds=config.thresholds,
+        on_withdrawal=config.on_withdrawal,
+    )
+
+
+@dataclass
+class FitBot:
+    """Everything wired together; tests and the sandbox reach in through these names."""
+
+    application: Application  # type: ignore[type-arg]
+    svc: Services
+    dispatcher: Dispatcher
+    limiter: FloodLimiter
+    runtime: Runtime
+
+    @property
+    def storage(self) -> Storage:
+        return self.svc.storage
+
+    async def start_services(self) -> None:
+        """Open the database (migrating it), learn the bot's name, set menus, start the dispatcher."""
+        now = self.svc.now()
+        applied = await self.storage.open(now)
+        if applied:
+            log.info("database migrated to version %d", applied[-1])
+        me = await self.application.bot.get_me()
+        self.runtime.bot_username = me.username or ""
+        async with self.storage.transaction() as repo:
+            await repo.set_health("bot_username", self.runtime.bot_username, now)
+        await menus.set_defaults(self.application.bot)
+        await self.dispatcher.release_stale_claims()
+        await plan_periodic(self.svc)
+        self.dispatcher.start()
+        self.dispatcher.wake()
+        queue = self.application.job_queue
+        if queue is not None:
+            queue.run_repeating(self._nudge, interval=WAKE_EVERY, first=WAKE_EVERY, name="wake-dispatcher")
+            queue.run_repeating(self._hourly, interval=PLAN_EVERY, first=PLAN_EVERY, name="plan-and-tidy")
+        log.info("FIT-bot is running as @%s", self.runtime.bot_username)
+
+    async def stop_services(self) -> None:
+        await self.dispatcher.stop()
+        await self.storage.close()
+
+    async def _nudge(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.dispatcher.wake()
+
+    async def _hourly(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.housekeeping()
+
+    async def housekeeping(self) -> None:
+        """Plan the next digests; forget old update ids and failed-token marks."""
+        await plan_periodic(self.svc)
+        now = self.svc.now()
+        async with self.storage.transaction() as repo:
+            await repo.prune_processed_updates(now - timedelta(days=7))
+            await repo.prune_token_failures(now - timedelta(days=1))
+        self.dispatcher.wake()
+
+    async def note_contact(self) -> None:
+        async with self.storage.transaction() as repo:
+            await repo.set_health("last_api_contact", "ok", self.svc.now())
+
+
+def build(
+    config: Config,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    storage: Storage | None = None,
+    limits: Limits | None = None,
+) -> FitBot:
+    if config.wording_override_file is not None:
+        overrides = load_wording_overrides(config.wording_override_file, available_languages())
+        set_wording_overrides(
+            {(i, item, field, lang): getattr(text, field)
+             for (i, item, lang), text in overrides.items() for field in ("question", "low", "high")}
+        )
+    storage = storage or create_storage(config.database_path, config.postgres_dsn)
+    limiter = FloodLimiter(
+        limits
+        or Limits(
+            global_per_second=config.global_per_second,
+            private_per_second=config.private_per_second,
+            group_per_minute=config.group_per_minute,
+        )
+    )
+    svc = Services(storage=storage, clock=clock or SystemClock().now, policy=policy_from(config), random_bytes=random_bytes)
+    application = (
+        ApplicationBuilder()
+        .token(config.telegram_token)
+        .base_url(config.base_url)
+        .base_file_url(config.base_file_url)
+        .rate_limiter(limiter)
+        .build()
+    )
+    jobs = Jobs(application.bot, svc)
+    dispatcher = Dispatcher(storage, svc.now, limiter, jobs.registry(), on_unreachable=jobs.on_unreachable)
+    svc.wake = dispatcher.wake
+    runtime = Runtime(svc=svc, wake_dispatcher=dispatcher.wake)
+    application.bot_data[RUNTIME_KEY] = runtime
+    handlers.register(application)
+    fitbot = FitBot(application, svc, dispatcher, limiter, runtime)
+
+    async def post_init(_app: Application) -> None:  # type: ignore[type-arg]
+        await fitbot.start_services()
+
+    async def post_shutdown(_app: Application) -> None:  # type: ignore[type-arg]
+        await fitbot.stop_services()
+
+    application.post_init = post_init
+    application.post_shutdown = post_shutdown
+    return fitbot
+
+
+def run_polling(fitbot: FitBot) -> None:
+    """Run until SIGINT/SIGTERM; PTB stops polling, finishes the update in hand, then post_shutdown drains."""
+    fitbot.application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

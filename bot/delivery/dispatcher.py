@@ -1,0 +1,225 @@
+"""The dispatcher: claims due outbox rows, runs the job for each kind, and maps what Telegram says.
+
+The database is the only record of what is due. APScheduler (PTB's JobQueue) merely wakes this loop
+every few seconds, and services wake it when they add a row; `run_due()` drains what is due and
+returns, so tests drive it deterministically with a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.delivery.limits import FloodLimiter
+from bot.delivery.sender import is_not_modified
+from bot.storage import Storage
+from bot.storage.models import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Done:
+    """A job's result: what happened, in a few words for the outbox row (no personal data)."""
+
+    outcome: str = "sent"
+
+
+class Unreachable(Exception):
+    """A 403 from Telegram: the job's chat is blocked, kicked or gone."""
+
+    def __init__(self, chat_id: int, reason: str) -> None:
+        super().__init__(reason)
+        self.chat_id = chat_id
+
+
+Job = Callable[[OutboxRow], Awaitable[Done]]
+# Called when a chat turns out to be unreachable (403); returns True to retry the row (new destination).
+UnreachableHandler = Callable[[OutboxRow, int], Awaitable[bool]]
+
+MAX_ATTEMPTS = 12
+BATCH = 64
+MAX_WAIT_IN_LINE = 20.0  # seconds; a row whose chat is held longer is put back with a later due time
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2 ** min(attempts, 10), 600))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Callable[[], datetime],
+        limiter: FloodLimiter,
+        jobs: dict[str, Job],
+        *,
+        on_unreachable: UnreachableHandler | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        concurrency: int = 32,
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.limiter = limiter
+        self.jobs = jobs
+        self.on_unreachable = on_unreachable
+        self.lease = lease
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._drain_lock = asyncio.Lock()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.sent = 0  # rows finished since start, for status and benchmarks
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="fitbot-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the rows in hand, then stop (SIGTERM drains, it does not drop)."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        async with self._drain_lock:
+            pass
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.run_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher round failed; retrying at the next wake-up")
+
+    async def wait_idle(self) -> None:
+        """Until no round is running (tests: after a wake-up, wait for its effects)."""
+        await self._idle.wait()
+
+    # --- one round -----------------------------------------------------------------------------
+
+    async def release_stale_claims(self) -> int:
+        """At start-up of the only instance: rows left 'sending' by a crash are due again now.
+
+        Such a row may have reached Telegram just before the crash; it is sent again (at least once
+        beats at most once for a family's prompt). The count is logged so an operator can see it.
+        """
+        async with self.storage.transaction() as repo:
+            count = await repo.conn.execute(
+                "UPDATE outbox SET status = 'pending', locked_until = NULL WHERE status = 'sending'"
+            )
+        if count:
+            log.warning("%d send(s) were in flight at the last stop; sending them again", count)
+        return count
+
+    async def run_due(self) -> int:
+        """Send everything due now; return how many rows were finished."""
+        async with self._drain_lock:
+            self._idle.clear()
+            try:
+                finished = 0
+                while True:
+                    now = self.clock()
+                    async with self.storage.transaction() as repo:
+                        rows = await repo.claim_due(now, now + self.lease, BATCH)
+                    if not rows:
+                        return finished
+                    finished += await self._run_rows(rows)
+            finally:
+                self._idle.set()
+
+    async def _run_rows(self, rows: list[OutboxRow]) -> int:
+        # One task per chat: a chat's rows go in order; different chats go side by side.
+        by_chat: dict[int | None, list[OutboxRow]] = defaultdict(list)
+        for row in rows:
+            by_chat[row.chat_id].append(row)
+        results = await asyncio.gather(*(self._run_chat(chat, chat_rows) for chat, chat_rows in by_chat.items()))
+        return sum(results)
+
+    async def _run_chat(self, chat_id: int | None, rows: list[OutboxRow]) -> int:
+        finished = 0
+        async with self._slots:
+            for row in rows:
+                wait = self.limiter.ready_in(chat_id) if chat_id is not None else 0.0
+                if wait > MAX_WAIT_IN_LINE:
+                    await self._reschedule(row, timedelta(seconds=wait), "waiting for the chat's limit")
+                    continue
+                finished += await self._run_one(row)
+        return finished
+
+    async def _run_one(self, row: OutboxRow) -> int:
+        job = self.jobs.get(row.kind)
+        if job is None:
+            await self._finish(row, "failed", f"no job for kind {row.kind}")
+            return 1
+        try:
+            done = await job(row)
+        except RetryAfter as exc:
+            seconds = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
+            await self._reschedule(row, timedelta(seconds=seconds), f"429 retry after {seconds}s")
+            return 0
+        except Forbidden as exc:
+            return await self._unreachable(row, row.chat_id, exc.message)
+        except Unreachable as exc:
+            return await self._unreachable(row, exc.chat_id, str(exc))
+        except BadRequest as exc:
+            if is_not_modified(exc):
+                await self._finish(row, "done", "not modified")
+                return 1
+            # The text is never logged: it may hold a family's scores. The method and the reason are enough.
+            log.error("Bot API refused %s row %d: %s", row.kind, row.id, exc.message)
+            await self._finish(row, "failed", f"400 {exc.message}")
+            return 1
+        except (TimedOut, NetworkError) as exc:
+            return await self._retry(row, f"network: {type(exc).__name__}")
+        except Exception as exc:
+            log.exception("job %s failed for row %d", row.kind, row.id)
+            return await self._retry(row, f"error: {type(exc).__name__}")
+        await self._finish(row, "done", done.outcome)
+        self.sent += 1
+        return 1
+
+    async def _unreachable(self, row: OutboxRow, chat_id: int | None, reason: str) -> int:
+        log.warning("%s row %d: chat unreachable (%s)", row.kind, row.id, reason)
+        retry = False
+        if self.on_unreachable is not None and chat_id is not None:
+            retry = await self.on_unreachable(row, chat_id)
+        if retry:
+            await self._reschedule(row, timedelta(0), "403, new destination")
+            return 0
+        await self._finish(row, "failed", "403 unreachable")
+        return 1
+
+    async def _retry(self, row: OutboxRow, reason: str) -> int:
+        if row.attempts >= MAX_ATTEMPTS:
+            log.error("%s row %d given up after %d attempts (%s)", row.kind, row.id, row.attempts, reason)
+            await self._finish(row, "failed", reason)
+            return 1
+        await self._reschedule(row, backoff(row.attempts), reason)
+        return 0
+
+    async def _reschedule(self, row: OutboxRow, delay: timedelta, reason: str) -> None:
+        async with self.storage.transaction() as repo:
+            await repo.reschedule(row.id, self.clock() + delay, reason)
+
+    async def _finish(self, row: OutboxRow, status: str, outcome: str) -> None:
+        async with self.storage.transaction() as repo:
+            await repo.finish(row.id, status, outcome, self.clock())

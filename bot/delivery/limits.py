@@ -1,0 +1,181 @@
+"""Telegram's flood limits, modelled so that FIT-bot never hits them.
+
+About 30 messages/s overall; 1 message/s per private chat beyond a short burst; 20 messages/minute
+per group or channel. Every request to the Bot API passes through `FloodLimiter` (PTB's rate-limiter
+hook): bulk sends from the outbox wait their turn, replies to a person's own taps never queue behind
+them, and a 429 pauses only the chat it concerns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+# Methods that put or change a message in a chat, and so count against Telegram's limits.
+MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup",
+        "editMessageCaption", "sendMediaGroup", "copyMessage", "forwardMessage",
+    }
+)
+# An interactive reply waits out a 429 this short and retries once; a longer one surfaces as an error.
+INTERACTIVE_RETRY_LIMIT = 2.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    global_per_second: float = 30.0
+    private_per_second: float = 1.0
+    private_burst: int = 3
+    group_per_minute: int = 20
+    # Global capacity that bulk sends leave free, so a tap is answered at once during a burst.
+    interactive_reserve: float = 2.0
+
+
+class _Bucket:
+    """A token bucket: `rate` tokens per second up to `capacity`."""
+
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate, self.capacity, self.tokens, self.stamp = rate, capacity, capacity, now
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait_for(self, need: float, now: float) -> float:
+        self.refill(now)
+        return 0.0 if self.tokens >= need else (need - self.tokens) / self.rate
+
+
+class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
+    """Pass `rate_limit_args={"bulk": True}` for outbox sends; everything else counts as interactive."""
+
+    def __init__(self, limits: Limits | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits or Limits()
+        self._now = monotonic
+        start = monotonic()
+        self._global = _Bucket(self.limits.global_per_second, self.limits.global_per_second, start)
+        self._private: dict[int, _Bucket] = {}
+        self._groups: dict[int, deque[float]] = {}
+        self._paused_until: dict[int, float] = {}
+        self._global_paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    # --- bookkeeping (no awaiting in here) --------------------------------------------------------
+
+    def _chat_wait(self, chat_id: int, now: float) -> float:
+        wait = max(0.0, self._paused_until.get(chat_id, 0.0) - now)
+        if chat_id < 0:  # groups, supergroups and channels
+            window = self._groups.get(chat_id)
+            if window is not None:
+                while window and window[0] <= now - 60:
+                    window.popleft()
+                if len(window) >= self.limits.group_per_minute:
+                    wait = max(wait, window[0] + 60 - now)
+        else:
+            bucket = self._private.get(chat_id)
+            if bucket is not None:
+                wait = max(wait, bucket.wait_for(1, now))
+        return wait
+
+    def _book(self, chat_id: int | None, now: float) -> None:
+        self._global.refill(now)
+        self._global.tokens -= 1
+        if chat_id is None:
+            return
+        if chat_id < 0:
+            self._groups.setdefault(chat_id, deque()).append(now)
+        else:
+            bucket = self._private.get(chat_id)
+            if bucket is None:
+                bucket = self._private[chat_id] = _Bucket(
+                    self.limits.private_per_second, self.limits.private_burst, now
+                )
+                if len(self._private) > 50_000:  # forget chats that have long been idle
+                    self._forget_idle(now)
+            bucket.refill(now)
+            bucket.tokens -= 1
+
+    def _forget_idle(self, now: float) -> None:
+        for chat_id in [c for c, b in self._private.items() if now - b.stamp > 60]:
+            del self._private[chat_id]
+
+    def ready_in(self, chat_id: int | None, *, bulk: bool = True) -> float:
+        """Seconds until a send to this chat may go (0 = now)."""
+        now = self._now()
+        need = 1 + (self.limits.interactive_reserve if bulk else 0)
+        wait = max(self._global.wait_for(need, now), self._global_paused_until - now)
+        if chat_id is not None and bulk:
+            wait = max(wait, self._chat_wait(chat_id, now))
+        return max(0.0, wait)
+
+    def pause(self, chat_id: int | None, seconds: float) -> None:
+        """After a 429: hold this chat (or, without a chat, all bulk sends) for `seconds`."""
+        until = self._now() + seconds
+        if chat_id is None:
+            self._global_paused_until = max(self._global_paused_until, until)
+        else:
+            self._paused_until[chat_id] = max(self._paused_until.get(chat_id, 0.0), until)
+
+    async def acquire(self, chat_id: int | None, *, bulk: bool) -> None:
+        """Wait for a slot and book it (the lock makes the check and the booking one step)."""
+        while True:
+            async with self._lock:
+                wait = self.ready_in(chat_id, bulk=bulk)
+                if wait <= 0:
+                    self._book(chat_id, self._now())
+                    return
+            await asyncio.sleep(min(wait, 1.0))
+
+    # --- PTB's hook -----------------------------------------------------------------------------
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, Any] | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if endpoint not in MESSAGE_METHODS:
+            return await callback(*args, **kwargs)
+        bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
+        chat_id = _chat_id(data.get("chat_id"))
+        await self.acquire(chat_id, bulk=bulk)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            seconds = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
+            self.pause(chat_id, seconds)
+            log.warning("flood limit: %s paused %.1fs (%s)", endpoint, seconds, "bulk" if bulk else "interactive")
+            if bulk or seconds > INTERACTIVE_RETRY_LIMIT:
+                raise
+            await asyncio.sleep(seconds)
+            return await callback(*args, **kwargs)
+
+
+def _chat_id(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,79 @@
+"""Out (plain data) -> Bot API calls. The one place that knows how a message becomes a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.views.common import Out
+
+BULK = {"bulk": True}
+
+
+def markup(out: Out) -> InlineKeyboardMarkup | None:
+    if not out.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.text, callback_data=b.data) if b.data else InlineKeyboardButton(b.text, url=b.url)
+                for b in row
+            ]
+            for row in out.buttons
+        ]
+    )
+
+
+def _limits(bot: Bot, bulk: bool) -> dict[str, Any]:
+    # rate_limit_args only exists when the bot has a rate limiter (always, in FIT-bot's Application).
+    return {"rate_limit_args": BULK} if bulk and getattr(bot, "rate_limiter", None) else {}
+
+
+async def send(bot: Bot, chat_id: int, out: Out, *, bulk: bool = False) -> Message:
+    extra = _limits(bot, bulk)
+    common: dict[str, Any] = {
+        "chat_id": chat_id,
+        "reply_markup": markup(out),
+        "parse_mode": ParseMode.HTML,
+        "disable_notification": out.silent,
+        **extra,
+    }
+    if out.photo is not None:
+        return await bot.send_photo(photo=InputFile(out.photo, filename=out.photo_name), caption=out.text, **common)
+    if out.document is not None:
+        return await bot.send_document(
+            document=InputFile(out.document, filename=out.document_name), caption=out.text, **common
+        )
+    return await bot.send_message(text=out.text, **common)
+
+
+async def edit(bot: Bot, chat_id: int, message_id: int, out: Out, *, bulk: bool = False) -> None:
+    """Show `out` in an existing text message; an unchanged message is not an error."""
+    try:
+        await bot.edit_message_text(
+            chat_id=chat_id,
+            message_id=message_id,
+            text=out.text,
+            reply_markup=markup(out),
+            parse_mode=ParseMode.HTML,
+            **_limits(bot, bulk),
+        )
+    except BadRequest as exc:
+        if not is_not_modified(exc):
+            raise
+
+
+async def clear_buttons(bot: Bot, chat_id: int, message_id: int, *, bulk: bool = False) -> None:
+    try:
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None, **_limits(bot, bulk))
+    except BadRequest as exc:
+        # Not modified (no buttons left) or gone (deleted by the person): nothing to clear either way.
+        if not (is_not_modified(exc) or "not found" in exc.message.lower()):
+            raise
+
+
+def is_not_modified(exc: BadRequest) -> bool:
+    return "message is not modified" in exc.message.lower()

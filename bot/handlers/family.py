@@ -1,0 +1,327 @@
+"""Family members: /start with an invitation, consent, answering, /hjaelp, /sprog, /mine_data, /stop."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InputFile, Update
+from telegram.constants import ParseMode
+
+from bot.handlers import menus
+from bot.handlers.common import Context, command_argument, private, reply, runtime, show_in_place, update_id
+from bot.i18n import _, available_languages, current_language, normalize_language, use_language
+from bot.delivery import sender
+from bot.services import joining, people, questionnaire
+from bot.services.joining import ConsentOutcome, JoinOutcome
+from bot.services.people import Person
+from bot.services.questionnaire import Finished, ItemView, Stale, TypedOutcome
+from bot.views import caseworker as cw_views
+from bot.views import family as views
+
+log = logging.getLogger(__name__)
+
+
+@private
+async def start(update: Update, context: Context, person: Person) -> None:
+    token = command_argument(context)
+    user = update.effective_user
+    assert user is not None
+    if not token:
+        if person.is_caseworker:
+            await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
+        elif person.is_respondent:
+            await reply(update, context, views.help_text(_role(person)))
+        else:
+            await reply(update, context, views.stranger())
+        return
+    rt = runtime(context)
+    language = person.language or normalize_language(user.language_code)
+    result = await joining.redeem(rt.svc, token, user.id, language, update_id(update))
+    with use_language(result.language or language):
+        if result.outcome is JoinOutcome.CASEWORKER_LINKED:
+            person = await people.identify(rt.svc, user.id)
+            assert person.caseworker is not None
+            await menus.set_for_caseworker(context.bot, user.id, person.caseworker.language)
+            await reply(update, context, cw_views.welcome(person.caseworker))
+        elif result.outcome is JoinOutcome.ASK_CONSENT:
+            assert result.respondent_id is not None and result.role is not None
+            await reply(update, context, views.consent_request(result.respondent_id, result.role))
+        elif result.outcome is JoinOutcome.THROTTLED:
+            await reply(update, context, views.throttled())
+        elif result.outcome is JoinOutcome.INVALID:
+            await reply(update, context, views.invalid_link())
+
+
+def _role(person: Person):  # type: ignore[no-untyped-def]
+    return person.respondents[-1].role if person.respondents else None
+
+
+async def consent(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _prefix, respondent_id, answer = query.data.split(":")
+    outcome, language = await joining.answer_consent(
+        runtime(context).svc, int(respondent_id), query.from_user.id, answer == "y"
+    )
+    with use_language(language):
+        if outcome is ConsentOutcome.NOT_YOURS:
+            await query.answer(views.stale_text(Stale.NOT_YOURS))
+            return
+        await query.answer()
+        out = views.consent_given() if outcome is ConsentOutcome.GIVEN else views.consent_declined()
+        if outcome is ConsentOutcome.GIVEN:
+            # Keep the welcome text, drop its buttons, and say what happens next in a new message.
+            await sender.clear_buttons(context.bot, query.message.chat.id, query.message.message_id)  # type: ignore[union-attr]
+            await menus.set_for_family(context.bot, query.from_user.id, language)
+        await reply(update, context, out)
+
+
+# --- the questionnaire -------------------------------------------------------------------------
+
+
+async def start_questionnaire(update: Update, context: Context) -> None:
+    """qs:<questionnaire> — the person pressed "let's start" on a prompt or reminder."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    qid = int(query.data.split(":")[1])
+    svc = runtime(context).svc
+    result = await questionnaire.start(svc, qid, query.from_user.id)
+    await _show_item_result(update, context, result, qid)
+
+
+async def decline_questionnaire(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    qid = int(query.data.split(":")[1])
+    person = await people.identify(runtime(context).svc, query.from_user.id)
+    with use_language(person.language):
+        result = await questionnaire.decline(runtime(context).svc, qid, query.from_user.id)
+        if isinstance(result, Stale):
+            await query.answer(views.stale_text(result))
+            return
+        await query.answer()
+        await show_in_place(update, context, views.declined_notice())
+
+
+async def answer_button(update: Update, context: Context) -> None:
+    """q:<questionnaire>:<position>:<0-10|s|b> — an answer, a skip or a step back."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = query.data.split(":")
+    svc = runtime(context).svc
+    try:
+        qid, position, choice = int(parts[1]), int(parts[2]), parts[3]
+        value = None if choice == "s" else int(choice) * 10
+    except (IndexError, ValueError):
+        qid, position, choice, value = 0, -1, "", None
+    if choice == "b":
+        result: ItemView | Finished | Stale = await questionnaire.back(svc, qid, position, query.from_user.id)
+    elif choice == "s" or (value is not None and 0 <= value <= 100):
+        result = await questionnaire.answer(svc, qid, position, value, query.from_user.id, update_id(update))
+    else:
+        result = Stale.NOT_YOURS
+    await _show_item_result(update, context, result, qid)
+
+
+async def _show_item_result(update: Update, context: Context, result: ItemView | Finished | Stale, qid: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    if isinstance(result, Stale):
+        person = await people.identify(runtime(context).svc, query.from_user.id)
+        with use_language(person.language or normalize_language(query.from_user.language_code)):
+            await query.answer(views.stale_text(result))
+        return
+    with use_language(result.language):
+        await query.answer()
+        if isinstance(result, ItemView):
+            await show_in_place(update, context, views.item(result))
+        else:
+            await _finish(update, context, result)
+
+
+async def _finish(update: Update, context: Context, result: Finished) -> None:
+    """Thanks, and the person's own ORS course (FIT: the family sees its own progress)."""
+    rt = runtime(context)
+    out = views.finished(result, reliable_change=rt.svc.policy.thresholds.reliable_change)
+    if update.callback_query is not None:
+        await show_in_place(update, context, out)
+    else:
+        await reply(update, context, out)
+    shown = [t for t in result.ors_totals if t is not None]
+    if len(shown) >= 3:
+        from bot.jobs import off_loop  # the chart thread pool lives with the jobs
+
+        language = result.language
+        photo = await off_loop(lambda: _family_chart(result, rt, language))
+        if photo:
+            chat = update.effective_chat
+            assert chat is not None
+            await context.bot.send_photo(chat.id, InputFile(photo, filename="forloeb.png"),
+                                         caption=_("Sådan har det gået ifølge dine svar."), parse_mode=ParseMode.HTML)
+
+
+def _family_chart(result: Finished, rt, language: str) -> bytes | None:  # type: ignore[no-untyped-def]
+    from bot.charts import ChartPoint, ChartText, render_trend_chart
+    from bot.domain.interpretation import cutoff
+    from bot.i18n import format_date_short
+
+    policy = rt.svc.policy
+    with use_language(language):
+        points = [
+            ChartPoint(format_date_short(at, policy.timezone), ors, None)
+            for at, ors in zip(result.meeting_times, result.ors_totals, strict=True)
+        ]
+        return render_trend_chart(
+            points,
+            cutoff=cutoff(result.band, policy.thresholds),
+            srs_threshold=policy.thresholds.srs_total,
+            text=ChartText(
+                title=_("Sådan har det gået"),
+                ors_label=_("Hvordan det går"),
+                srs_label=_("Hvordan møderne var"),
+                cutoff_label=_("Pejlemærke"),
+                srs_line_label=_("Pejlemærke"),
+                y_label=_("Point"),
+            ),
+        )
+
+
+@private
+async def typed(update: Update, context: Context, person: Person) -> None:
+    """A text (or anything else) in a private chat that is not a command."""
+    message = update.effective_message
+    assert message is not None
+    if not person.known:
+        await reply(update, context, views.stranger())
+        return
+    if person.is_caseworker and not person.active_respondents:
+        await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
+        return
+    svc = runtime(context).svc
+    result = await questionnaire.typed(svc, person.telegram_user_id, message.text or "", update_id(update))
+    if result.outcome is TypedOutcome.NO_QUESTIONNAIRE:
+        await reply(update, context, views.nothing_to_answer())
+        return
+    if result.outcome is TypedOutcome.DUPLICATE or result.result is None:
+        return
+    with use_language(result.result.language):
+        if isinstance(result.result, Finished):
+            await _clear_old(context, result.result.chat_id, result.previous_message_id)
+            await _finish(update, context, result.result)
+            return
+        view = result.result
+        if result.outcome is TypedOutcome.NOT_A_SCORE:
+            out = views.not_a_score(view)
+        elif result.outcome is TypedOutcome.STARTED:
+            out = views.first_item_note(view)
+        else:
+            out = views.item(view)
+        # The item moves below the person's message: a new message, and the old one loses its buttons.
+        await _clear_old(context, view.chat_id, result.previous_message_id)
+        chat = update.effective_chat
+        assert chat is not None
+        sent = await sender.send(context.bot, chat.id, out)
+        await questionnaire.set_message(svc, view.questionnaire_id, chat.id, sent.message_id)
+
+
+async def _clear_old(context: Context, chat_id: int | None, message_id: int | None) -> None:
+    if chat_id is not None and message_id is not None:
+        await sender.clear_buttons(context.bot, chat_id, message_id)
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@private
+async def help_command(update: Update, context: Context, person: Person) -> None:
+    if person.is_caseworker:
+        await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
+    elif person.is_respondent:
+        await reply(update, context, views.help_text(_role(person)))
+    else:
+        await reply(update, context, views.stranger())
+
+
+@private
+async def language_command(update: Update, context: Context, person: Person) -> None:
+    if not person.known:
+        await reply(update, context, views.stranger())
+        return
+    await reply(update, context, views.language_picker(available_languages(), current_language()))
+
+
+async def language_chosen(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    language = query.data.split(":", 1)[1]
+    svc = runtime(context).svc
+    person = await people.identify(svc, query.from_user.id)
+    if not person.known or language not in available_languages():
+        await query.answer()
+        return
+    await people.set_language(svc, query.from_user.id, language)
+    with use_language(language):
+        await query.answer()
+        await show_in_place(update, context, views.language_set())
+        if person.is_caseworker:
+            await menus.set_for_caseworker(context.bot, query.from_user.id, language)
+        else:
+            await menus.set_for_family(context.bot, query.from_user.id, language)
+
+
+@private
+async def my_data_command(update: Update, context: Context, person: Person) -> None:
+    if not person.known:
+        await reply(update, context, views.stranger())
+        return
+    data = await people.my_data(runtime(context).svc, person.telegram_user_id)
+    document = people.to_json(data).encode("utf-8")
+    chat = update.effective_chat
+    assert chat is not None
+    await context.bot.send_document(
+        chat.id, InputFile(document, filename="mine_data.json"), caption=views.my_data_caption()
+    )
+
+
+@private
+async def stop_command(update: Update, context: Context, person: Person) -> None:
+    if not any(r.status in ("consenting", "active", "declined") for r in person.respondents):
+        await reply(update, context, views.not_linked_stop() if person.known else views.stranger())
+        return
+    await reply(update, context, views.stop_confirm())
+
+
+async def stop_chosen(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    svc = runtime(context).svc
+    person = await people.identify(svc, query.from_user.id)
+    with use_language(person.language or normalize_language(query.from_user.language_code)):
+        await query.answer()
+        if query.data != "st:y":
+            await show_in_place(update, context, views.stop_cancelled())
+            return
+        result = await people.withdraw(svc, query.from_user.id)
+        if result.respondents == 0:
+            await show_in_place(update, context, views.not_linked_stop())
+            return
+        await show_in_place(update, context, views.stopped(result.answers_deleted))
+        await menus.clear_for_chat(context.bot, query.from_user.id)
+
+
+async def unknown_button(update: Update, context: Context) -> None:
+    """Button data we do not know (an old version's keyboard, or forged): a short answer, no change."""
+    query = update.callback_query
+    assert query is not None
+    with use_language(normalize_language(query.from_user.language_code)):
+        await query.answer(views.stale_text(Stale.NOT_YOURS))
+
+
+@private
+async def unknown_command(update: Update, context: Context, person: Person) -> None:
+    if person.is_caseworker:
+        await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
+    elif person.is_respondent:
+        await reply(update, context, views.help_text(_role(person)))
+    else:
+        await reply(update, context, views.stranger())

@@ -1,0 +1,218 @@
+"""What each kind of outbox row does when it falls due: decide with a service, render, send, record.
+
+Rows carry ids only; everything is read fresh when the row runs, so a prompt for a closed case or a
+withdrawn person is simply not sent, and a digest shows the state at the time it goes out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from telegram import Bot
+
+from bot.delivery import sender
+from bot.delivery.dispatcher import Done, Job, Unreachable
+from bot.domain.instruments import Role
+from bot.i18n import use_language
+from bot.services import questionnaire, reports
+from bot.services.context import Services
+from bot.services.reports import RespondentTrend
+from bot.storage.models import Alert, Case, Caseworker, OutboxRow
+from bot.views import caseworker as cw_views
+from bot.views import family as family_views
+from bot.views.common import Out
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Charts take ~0.1 s of CPU: draw them off the event loop so taps are answered meanwhile, one at a time.
+_charts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fitbot-charts")
+
+
+async def off_loop(fn: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_charts, fn)
+
+
+class Jobs:
+    def __init__(self, bot: Bot, svc: Services) -> None:
+        self.bot = bot
+        self.svc = svc
+
+    def registry(self) -> dict[str, Job]:
+        return {
+            "prompt": self.prompt,
+            "reminder": self.reminder,
+            "expire": self.expire,
+            "summary": self.summary,
+            "alert": self.alert,
+            "digest": self.digest,
+            "team_report": self.team_report,
+        }
+
+    # --- family -----------------------------------------------------------------------------------
+
+    async def prompt(self, row: OutboxRow) -> Done:
+        qid = int(row.payload["questionnaire_id"])
+        prompt = await questionnaire.prepare_prompt(self.svc, qid)
+        if prompt is None:
+            return Done("not needed")
+        with use_language(prompt.language):
+            message = await sender.send(self.bot, prompt.chat_id, family_views.prompt(qid), bulk=True)
+        await questionnaire.prompt_sent(self.svc, qid, prompt.chat_id, message.message_id)
+        self.svc.wake()
+        return Done()
+
+    async def reminder(self, row: OutboxRow) -> Done:
+        qid = int(row.payload["questionnaire_id"])
+        prompt = await questionnaire.prepare_reminder(self.svc, qid)
+        if prompt is None:
+            return Done("not needed")
+        with use_language(prompt.language):
+            message = await sender.send(self.bot, prompt.chat_id, family_views.reminder(qid), bulk=True)
+        await questionnaire.reminder_sent(self.svc, qid, prompt.chat_id, message.message_id)
+        return Done()
+
+    async def expire(self, row: OutboxRow) -> Done:
+        expired = await questionnaire.expire(self.svc, int(row.payload["questionnaire_id"]))
+        if expired is None:
+            return Done("not needed")
+        if expired.chat_id is not None and expired.message_id is not None:
+            with use_language(expired.language):
+                await sender.edit(self.bot, expired.chat_id, expired.message_id, family_views.expired_notice(), bulk=True)
+        return Done("expired")
+
+    # --- caseworkers ------------------------------------------------------------------------------
+
+    async def _destination(self, caseworker_id: int) -> tuple[Caseworker, int] | None:
+        """The caseworker's channel, else their private chat; None when disabled or never linked."""
+        async with self.svc.storage.transaction() as repo:
+            caseworker = await repo.caseworker(caseworker_id)
+            if caseworker is None or not caseworker.active:
+                return None
+            channel = await repo.active_channel(caseworker.id)
+        if channel is not None:
+            return caseworker, channel.chat_id
+        if caseworker.telegram_user_id is not None:
+            return caseworker, caseworker.telegram_user_id
+        return None
+
+    async def _summary_parts(self, qid: int) -> tuple[Case, RespondentTrend, list[Alert]] | None:
+        async with self.svc.storage.transaction() as repo:
+            q = await repo.questionnaire(qid)
+            respondent = await repo.respondent(q.respondent_id) if q else None
+            case = await repo.case(respondent.case_id) if respondent else None
+            if q is None or respondent is None or case is None:
+                return None
+            history = [h for h in await repo.history_of_respondents([respondent.id]) if h.status == "completed"]
+            findings = [a for a in await repo.alerts_of_case(case.id) if a.questionnaire_id == qid]
+        ms = [questionnaire.measurement(h) for h in history if h.meeting_at <= _meeting_time(history, qid)]
+        trend = RespondentTrend(
+            respondent, tuple(m.ors_total for m in ms), tuple(m.srs_total for m in ms),
+            tuple(m.meeting_at for m in ms), "completed",
+        )
+        return case, trend, findings
+
+    async def summary(self, row: OutboxRow) -> Done:
+        """One answered questionnaire, or every summary due for this chat combined into one message."""
+        destination = await self._destination(int(row.payload["caseworker_id"]))
+        if destination is None:
+            return Done("no destination")
+        caseworker, chat_id = destination
+        now = self.svc.now()
+        siblings = []
+        if row.chat_id is not None:
+            async with self.svc.storage.transaction() as repo:
+                siblings = await repo.claim_chat_rows(row.chat_id, "summary", now, now + timedelta(minutes=5))
+        parts = [p for r in [row, *siblings] if (p := await self._summary_parts(int(r.payload["questionnaire_id"])))]
+        policy = self.svc.policy
+        with use_language(caseworker.language):
+            if len(parts) == 1:
+                case, trend, findings = parts[0]
+                out = await off_loop(
+                    lambda: _in_language(caseworker.language, lambda: cw_views.summary(
+                        case, trend, findings, policy.thresholds, policy.timezone))
+                )
+            elif parts:
+                out = cw_views.combined_summaries(parts, policy.thresholds)
+            else:
+                return Done("nothing to summarise")
+            await sender.send(self.bot, chat_id, out, bulk=True)
+        if siblings:
+            async with self.svc.storage.transaction() as repo:
+                for sibling in siblings:
+                    await repo.finish(sibling.id, "done", f"combined into row {row.id}", self.svc.now())
+        return Done("sent" if not siblings else f"combined {len(siblings) + 1}")
+
+    async def alert(self, row: OutboxRow) -> Done:
+        destination = await self._destination(int(row.payload["caseworker_id"]))
+        if destination is None:
+            return Done("no destination")
+        caseworker, chat_id = destination
+        async with self.svc.storage.transaction() as repo:
+            alert = await repo.alert(int(row.payload["alert_id"]))
+            case = await repo.case(alert.case_id) if alert else None
+            respondent = await repo.respondent(alert.respondent_id) if alert and alert.respondent_id else None
+        if alert is None or case is None:
+            return Done("gone")
+        with use_language(caseworker.language):
+            out = cw_views.alert_post(alert, case, respondent.role if respondent else None, self.svc.policy.timezone)
+            await sender.send(self.bot, chat_id, out, bulk=True)
+        return Done()
+
+    async def digest(self, row: OutboxRow) -> Done:
+        destination = await self._destination(int(row.payload["caseworker_id"]))
+        if destination is None:
+            return Done("no destination")
+        caseworker, chat_id = destination
+        result = await reports.digest(self.svc, caseworker)
+        if not result.cases:
+            return Done("no open cases")
+        with use_language(caseworker.language):
+            out = cw_views.digest(result, self.svc.policy.thresholds, self.svc.policy.timezone, self.svc.now())
+            await sender.send(self.bot, chat_id, out, bulk=True)
+        return Done()
+
+    async def team_report(self, row: OutboxRow) -> Done:
+        destination = await self._destination(int(row.payload["caseworker_id"]))
+        if destination is None:
+            return Done("no destination")
+        leader, chat_id = destination
+        report = await reports.team_report(self.svc, leader)
+        with use_language(leader.language):
+            await sender.send(self.bot, chat_id, cw_views.team_report(report, self.svc.policy.timezone), bulk=True)
+        return Done()
+
+    # --- unreachable chats ------------------------------------------------------------------------
+
+    async def on_unreachable(self, row: OutboxRow, chat_id: int) -> bool:
+        """403: a family member blocked the bot (tell their caseworker once), or a channel is gone
+        (unlink it and retry the row in the caseworker's private chat)."""
+        if chat_id > 0 and row.kind in ("prompt", "reminder", "expire"):
+            await questionnaire.mark_unreachable(self.svc, chat_id)
+            return False
+        async with self.svc.storage.transaction() as repo:
+            channel = await repo.unlink_chat(chat_id, self.svc.now())
+            if channel is not None:
+                await repo.audit(f"caseworker:{channel.caseworker_id}", "channel_lost", self.svc.now())
+        return channel is not None
+
+
+def _meeting_time(history: list, qid: int) -> datetime:  # type: ignore[type-arg]
+    for h in history:
+        if h.questionnaire_id == qid:
+            return h.meeting_at
+    return max((h.meeting_at for h in history), default=datetime.max)
+
+
+def _in_language(language: str, fn: Callable[[], Out]) -> Out:
+    # The chart thread has its own context: bind the language there too.
+    with use_language(language):
+        return fn()
+
+
+__all__ = ["Jobs", "Role", "Unreachable"]

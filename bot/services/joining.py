@@ -1,0 +1,104 @@
+"""Joining by deep link: a caseworker's enrolment or a family member's invitation, then consent."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from bot.domain.instruments import Role
+from bot.services.context import Services
+from bot.services.tokens import plausible, token_hash
+
+log = logging.getLogger(__name__)
+
+CONSENT_TEXT_VERSION = "2026-11-v1"
+
+
+class JoinOutcome(Enum):
+    CASEWORKER_LINKED = "caseworker_linked"
+    ASK_CONSENT = "ask_consent"
+    # Invalid, expired and used tokens look the same to the person: no hint about any case.
+    INVALID = "invalid"
+    THROTTLED = "throttled"
+    DUPLICATE = "duplicate"  # the same update delivered twice
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    outcome: JoinOutcome
+    respondent_id: int | None = None
+    role: Role | None = None
+    caseworker_id: int | None = None
+    language: str | None = None
+
+
+async def redeem(
+    svc: Services, token: str, telegram_user_id: int, language: str, update_id: int | None = None
+) -> JoinResult:
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        if update_id is not None and not await repo.claim_update(update_id, now):
+            return JoinResult(JoinOutcome.DUPLICATE)
+        recent_failures = await repo.token_failures_since(telegram_user_id, now - timedelta(hours=1))
+        if recent_failures >= svc.policy.token_attempts_per_hour:
+            log.warning("join refused: too many bad tokens from one user in the last hour")
+            return JoinResult(JoinOutcome.THROTTLED)
+        invitation = await repo.invitation_by_hash(token_hash(token)) if plausible(token) else None
+        reason = (
+            "unknown"
+            if invitation is None
+            else "revoked"
+            if invitation.revoked_at
+            else "used"
+            if invitation.used_at
+            else "expired"
+            if invitation.expires_at <= now
+            else None
+        )
+        if invitation is None or reason is not None or not await repo.use_invitation(invitation.id, now):
+            await repo.record_token_failure(telegram_user_id, now)
+            log.info("join refused: token %s", reason or "used")
+            return JoinResult(JoinOutcome.INVALID)
+        if invitation.purpose == "caseworker":
+            assert invitation.caseworker_id is not None
+            await repo.link_caseworker_user(invitation.caseworker_id, telegram_user_id, language, now)
+            await repo.audit(f"caseworker:{invitation.caseworker_id}", "enrolled", now)
+            return JoinResult(JoinOutcome.CASEWORKER_LINKED, caseworker_id=invitation.caseworker_id, language=language)
+        assert invitation.respondent_id is not None
+        respondent = await repo.respondent(invitation.respondent_id)
+        assert respondent is not None
+        await repo.bind_respondent(respondent.id, telegram_user_id, language)
+        await repo.audit(f"respondent:{respondent.id}", "joined", now, case_id=respondent.case_id)
+        return JoinResult(JoinOutcome.ASK_CONSENT, respondent_id=respondent.id, role=respondent.role, language=language)
+
+
+class ConsentOutcome(Enum):
+    GIVEN = "given"
+    DECLINED = "declined"
+    NOT_YOURS = "not_yours"  # a forged or stale button: nothing changes
+
+
+async def answer_consent(
+    svc: Services, respondent_id: int, telegram_user_id: int, given: bool
+) -> tuple[ConsentOutcome, str]:
+    """Record a yes or no to taking part; returns the outcome and the person's language."""
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        respondent = await repo.respondent(respondent_id)
+        if (
+            respondent is None
+            or respondent.telegram_user_id != telegram_user_id
+            or respondent.status not in ("consenting", "declined", "active")
+        ):
+            return ConsentOutcome.NOT_YOURS, "da"
+        if respondent.status == "active" and given:
+            return ConsentOutcome.GIVEN, respondent.language
+        await repo.insert_consent(respondent.id, given, CONSENT_TEXT_VERSION, respondent.language, now)
+        await repo.set_respondent_status(respondent.id, "active" if given else "declined", now)
+        await repo.audit(
+            f"respondent:{respondent.id}", "consent_given" if given else "consent_declined", now,
+            case_id=respondent.case_id,
+        )
+        return (ConsentOutcome.GIVEN if given else ConsentOutcome.DECLINED), respondent.language

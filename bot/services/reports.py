@@ -1,0 +1,253 @@
+"""What caseworkers and leaders read: case overviews, one case in full, CSV export, digests, team reports.
+
+Every read of one family's data is written to the audit log. Team reports hold aggregate figures only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.instruments import AgeBand, instrument
+from bot.domain.interpretation import Course, classify, cutoff
+from bot.domain.scores import total
+from bot.services.cases import own_case
+from bot.services.context import Services
+from bot.services.questionnaire import ITEM_COUNT, ORS_ITEMS, measurement
+from bot.storage.models import Alert, Case, Caseworker, Meeting, Respondent
+
+
+@dataclass(frozen=True)
+class RespondentTrend:
+    respondent: Respondent
+    ors_totals: tuple[int | None, ...]
+    srs_totals: tuple[int | None, ...]
+    meeting_times: tuple[datetime, ...]
+    last_status: str | None  # status of the latest sent questionnaire
+
+    @property
+    def latest_ors(self) -> int | None:
+        return next((t for t in reversed(self.ors_totals) if t is not None), None)
+
+    @property
+    def latest_srs(self) -> int | None:
+        return next((t for t in reversed(self.srs_totals) if t is not None), None)
+
+
+@dataclass(frozen=True)
+class CaseOverview:
+    case: Case
+    respondents: tuple[RespondentTrend, ...]
+    open_alerts: int
+
+
+async def overview(svc: Services, caseworker: Caseworker, *, audit: bool = True) -> list[CaseOverview]:
+    """Every open case of this caseworker with the latest scores per respondent (batched queries)."""
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        cases = await repo.cases_of(caseworker.id)
+        case_ids = [c.id for c in cases]
+        respondents = [r for r in await repo.reports.respondents_of_cases(case_ids) if r.status != "invited"]
+        ids = [r.id for r in respondents]
+        history = await repo.history_of_respondents(ids)
+        statuses = await repo.latest_questionnaire_status(ids)
+        alerts = await repo.reports.open_alert_counts(case_ids)
+        if audit:
+            await repo.audit(f"caseworker:{caseworker.id}", "cases_listed", now, detail=str(len(cases)))
+    trends = _trends(respondents, history, statuses)
+    by_case: dict[int, list[RespondentTrend]] = defaultdict(list)
+    for trend in trends:
+        by_case[trend.respondent.case_id].append(trend)
+    return [CaseOverview(c, tuple(by_case[c.id]), alerts.get(c.id, 0)) for c in cases]
+
+
+def _trends(respondents, history, statuses) -> list[RespondentTrend]:  # type: ignore[no-untyped-def]
+    rows_by_respondent = defaultdict(list)
+    for row in history:
+        if row.status == "completed":
+            rows_by_respondent[row.respondent_id].append(row)
+    trends = []
+    for r in respondents:
+        ms = [measurement(row) for row in rows_by_respondent[r.id]]
+        trends.append(
+            RespondentTrend(
+                respondent=r,
+                ors_totals=tuple(m.ors_total for m in ms),
+                srs_totals=tuple(m.srs_total for m in ms),
+                meeting_times=tuple(m.meeting_at for m in ms),
+                last_status=statuses.get(r.id),
+            )
+        )
+    return trends
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: Case
+    respondents: tuple[RespondentTrend, ...]
+    meetings: tuple[Meeting, ...]
+    alerts: tuple[Alert, ...]
+
+
+async def case_detail(svc: Services, caseworker: Caseworker, case_id: int) -> CaseDetail | None:
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        case = await own_case(repo, caseworker, case_id)
+        if case is None:
+            return None
+        respondents = [r for r in await repo.respondents_of_case(case.id) if r.status != "invited"]
+        ids = [r.id for r in respondents]
+        history = await repo.history_of_respondents(ids)
+        statuses = await repo.latest_questionnaire_status(ids)
+        meetings = await repo.meetings_of_case(case.id)
+        alerts = await repo.alerts_of_case(case.id)
+        await repo.audit(f"caseworker:{caseworker.id}", "case_viewed", now, case_id=case.id)
+    return CaseDetail(case, tuple(_trends(respondents, history, statuses)), tuple(meetings), tuple(alerts))
+
+
+async def export_csv(svc: Services, caseworker: Caseworker, case_id: int) -> tuple[Case, str] | None:
+    """One row per answered item: meeting, respondent role, instrument, item, score (decimal comma)."""
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        case = await own_case(repo, caseworker, case_id)
+        if case is None:
+            return None
+        respondents = {r.id: r for r in await repo.respondents_of_case(case.id)}
+        history = await repo.history_of_respondents(list(respondents))
+        questionnaires = {q.id: q for rid in respondents for q in await repo.questionnaires_of_respondent(rid)}
+        await repo.audit(f"caseworker:{caseworker.id}", "case_exported", now, case_id=case.id)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["sag", "møde", "respondent", "rolle", "status", "skema", "punkt", "position", "score"])
+    for row in history:
+        q = questionnaires[row.questionnaire_id]
+        respondent = respondents[row.respondent_id]
+        for position in range(ITEM_COUNT):
+            if position not in row.values:
+                continue
+            inst = instrument(q.ors_instrument if position < ORS_ITEMS else q.srs_instrument)
+            item = inst.items[position % ORS_ITEMS]
+            value = row.values[position]
+            writer.writerow([
+                case.label,
+                row.meeting_at.astimezone(svc.policy.timezone).strftime("%Y-%m-%d %H:%M"),
+                respondent.id,
+                respondent.role.value,
+                row.status,
+                inst.key,
+                item.key,
+                position + 1,
+                "" if value is None else f"{value / 10:.1f}".replace(".", ","),
+            ])
+    return case, out.getvalue()
+
+
+# --- digests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Digest:
+    caseworker: Caseworker
+    open_alerts: tuple[tuple[Case, Alert], ...]
+    no_response: tuple[tuple[Case, RespondentTrend], ...]
+    cases: tuple[CaseOverview, ...]
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.open_alerts or self.no_response)
+
+
+async def digest(svc: Services, caseworker: Caseworker) -> Digest:
+    """First what needs attention (unacknowledged alerts, no response), then every open case."""
+    cases = await overview(svc, caseworker, audit=False)
+    async with svc.storage.transaction() as repo:
+        alerts = await repo.open_alerts_of_caseworker(caseworker.id)
+        await repo.audit(f"caseworker:{caseworker.id}", "digest_built", svc.now())
+    by_id = {o.case.id: o.case for o in cases}
+    return Digest(
+        caseworker=caseworker,
+        open_alerts=tuple((by_id[a.case_id], a) for a in alerts if a.case_id in by_id),
+        no_response=tuple(
+            (o.case, t) for o in cases for t in o.respondents if t.last_status in ("expired", "declined")
+        ),
+        cases=tuple(cases),
+    )
+
+
+@dataclass(frozen=True)
+class CaseworkerFigures:
+    name: str
+    open_cases: int
+    meetings: int
+    sent: int
+    answered: int
+
+
+@dataclass(frozen=True)
+class TeamReport:
+    team: str
+    since: datetime
+    until: datetime
+    sent: int
+    answered: int
+    courses: dict[Course, int] = field(default_factory=dict)
+    average_srs: float | None = None  # tenths
+    per_caseworker: tuple[CaseworkerFigures, ...] = ()
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.answered / self.sent if self.sent else None
+
+    @property
+    def respondents_with_course(self) -> int:
+        return sum(self.courses.values())
+
+
+_SENT = ("sent", "in_progress", "completed", "declined", "expired")
+
+
+async def team_report(svc: Services, leader: Caseworker, *, days: int = 7) -> TeamReport:
+    """Aggregates for the leader's team (everyone when the leader has no team): never a label or an answer."""
+    until = svc.now()
+    since = until - timedelta(days=days)
+    t = svc.policy.thresholds
+    async with svc.storage.transaction() as repo:
+        staff = await repo.reports.team_caseworkers(leader.team or None)
+        ids = [c.id for c in staff]
+        counts = await repo.reports.questionnaire_counts(ids, since, until)
+        srs = await repo.reports.srs_totals(ids, since, until)
+        courses_raw = await repo.reports.first_and_latest_ors(ids)
+        meetings = await repo.reports.meeting_counts(ids, since, until)
+        open_cases = await repo.reports.open_case_counts(ids)
+        await repo.audit(f"caseworker:{leader.id}", "team_report_built", until)
+    courses: dict[Course, int] = dict.fromkeys(Course, 0)
+    for _rid, first, latest, band in courses_raw:
+        courses[classify(first, latest, cutoff(AgeBand(band), t), t.reliable_change)] += 1
+    figures = tuple(
+        CaseworkerFigures(
+            name=c.name,
+            open_cases=open_cases.get(c.id, 0),
+            meetings=meetings.get(c.id, 0),
+            sent=sum(counts.get((c.id, s), 0) for s in _SENT),
+            answered=counts.get((c.id, "completed"), 0),
+        )
+        for c in staff
+        if c.active
+    )
+    return TeamReport(
+        team=leader.team,
+        since=since,
+        until=until,
+        sent=sum(f.sent for f in figures),
+        answered=sum(f.answered for f in figures),
+        courses=courses,
+        average_srs=sum(srs) / len(srs) if srs else None,
+        per_caseworker=figures,
+    )
+
+
+def ors_total_of(values: dict[int, int | None]) -> int | None:
+    return total([values.get(p) for p in range(ORS_ITEMS)])
