@@ -131,6 +131,11 @@ class Emulator(World):
         return f"http://{self.host}:{self.port}/file/bot"
 
     @property
+    def polling(self) -> bool:
+        """Whether a getUpdates long poll is waiting right now."""
+        return self._poll is not None
+
+    @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -298,6 +303,7 @@ class Emulator(World):
             return result
         limit = p.get("limit", 100)
         me = self._poll = object()
+        self._notify()  # observers may wait for a poll to be waiting (see ``polling``)
         try:
             async with asyncio.timeout(timeout):
                 while True:
