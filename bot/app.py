@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from telegram import Update
@@ -24,6 +25,7 @@ from bot.jobs import Jobs
 from bot.services.context import Policy, Services
 from bot.services.schedule import plan_periodic
 from bot.storage import Storage, create_storage
+from bot.storage.sqlite import SqliteDatabase, instance_lock
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class FitBot:
     dispatcher: Dispatcher
     limiter: FloodLimiter
     runtime: Runtime
+    _stack: ExitStack = field(default_factory=ExitStack)
+    _contact_written: float = 0.0
 
     @property
     def storage(self) -> Storage:
@@ -68,6 +72,10 @@ class FitBot:
     async def start_services(self) -> None:
         """Open the database (migrating it), learn the bot's name, set menus, start the dispatcher."""
         now = self.svc.now()
+        if isinstance(self.storage.db, SqliteDatabase):
+            # One bot per SQLite file: a second instance would send every prompt twice.
+            if not self._stack.enter_context(instance_lock(self.storage.db.path)):
+                raise RuntimeError(f"another FIT-bot is running on {self.storage.db.path}")
         applied = await self.storage.open(now)
         if applied:
             log.info("database migrated to version %d", applied[-1])
@@ -88,10 +96,24 @@ class FitBot:
 
     async def stop_services(self) -> None:
         await self.dispatcher.stop()
+        await self.record_contact()
         await self.storage.close()
+        self._stack.close()
 
     async def _nudge(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         self.dispatcher.wake()
+        if self.limiter.last_success is not None and self.limiter.last_success - self._contact_written > 60:
+            await self.record_contact()
+
+    async def record_contact(self) -> None:
+        """Write when the Bot API last answered (for `fitbot status`), at most about once a minute."""
+        seen = self.limiter.last_success
+        if seen is None or seen == self._contact_written:
+            return
+        self._contact_written = seen
+        when = self.svc.now() - timedelta(seconds=max(0.0, self.limiter.clock() - seen))
+        async with self.storage.transaction() as repo:
+            await repo.set_health("last_api_contact", "ok", when)
 
     async def _hourly(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.housekeeping()
@@ -105,9 +127,6 @@ class FitBot:
             await repo.prune_token_failures(now - timedelta(days=1))
         self.dispatcher.wake()
 
-    async def note_contact(self) -> None:
-        async with self.storage.transaction() as repo:
-            await repo.set_health("last_api_contact", "ok", self.svc.now())
 
 
 def build(

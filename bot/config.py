@@ -276,8 +276,6 @@ def _resolve(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, dict[str,
 
 
 def _build(v: dict[str, dict[str, Any]], source: Path | None, base: Path) -> Config:
-    if v["schedule"]["quiet_start"] == v["schedule"]["quiet_end"]:
-        raise ConfigError("schedule.quiet_end", "must differ from quiet_start (leave a window for prompts)")
     if v["schedule"]["reminder_after_hours"] >= v["schedule"]["expire_after_hours"]:
         raise ConfigError("schedule.reminder_after_hours", "must be shorter than expire_after_hours")
     t = v["thresholds"]

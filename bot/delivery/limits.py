@@ -65,6 +65,7 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
     def __init__(self, limits: Limits | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or Limits()
         self._now = monotonic
+        self.clock = monotonic
         start = monotonic()
         self._global = _Bucket(self.limits.global_per_second, self.limits.global_per_second, start)
         self._private: dict[int, _Bucket] = {}
@@ -72,6 +73,7 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         self._paused_until: dict[int, float] = {}
         self._global_paused_until = 0.0
         self._lock = asyncio.Lock()
+        self.last_success: float | None = None  # monotonic time of the last answered request
 
     async def initialize(self) -> None:
         return None
@@ -157,12 +159,16 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         rate_limit_args: dict[str, Any] | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         if endpoint not in MESSAGE_METHODS:
-            return await callback(*args, **kwargs)
+            result = await callback(*args, **kwargs)
+            self.last_success = self._now()
+            return result
         bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
         chat_id = _chat_id(data.get("chat_id"))
         await self.acquire(chat_id, bulk=bulk)
         try:
-            return await callback(*args, **kwargs)
+            result = await callback(*args, **kwargs)
+            self.last_success = self._now()
+            return result
         except RetryAfter as exc:
             seconds = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
             self.pause(chat_id, seconds)

@@ -8,6 +8,7 @@ same {placeholders} as the Danish original. Compiling is not a step: catalogues 
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 from datetime import UTC, datetime
@@ -63,7 +64,8 @@ def update() -> None:
     _write(template, TEMPLATE)
     for language in languages():
         catalog = _read(language)
-        catalog.update(template, no_fuzzy_matching=language == DEFAULT_LANGUAGE)
+        # A copy per language: Catalog.update() adopts the template's message objects.
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=language == DEFAULT_LANGUAGE)
         catalog.revision_date = template.revision_date
         if language == DEFAULT_LANGUAGE:
             for message in catalog:

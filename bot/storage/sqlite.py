@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -113,3 +114,24 @@ class SqliteDatabase(Database):
                 await self._conn.backup(dest)
             finally:
                 await dest.close()
+
+
+@contextmanager
+def instance_lock(path: Path) -> Iterator[bool]:
+    """Hold `<database>.lock` exclusively; yields False when another process holds it.
+
+    The running bot holds it for its whole life, so a second bot on the same file, or a restore under a
+    running bot, is refused. The kernel drops the lock when the process dies, even by kill -9.
+    """
+    lock_path = Path(f"{path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
