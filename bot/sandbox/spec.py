@@ -894,10 +894,10 @@ _BUILTIN_TYPES: dict[str, str] = {
     "switch_inline_query_current_chat:String switch_inline_query_chosen_chat:SwitchInlineQueryChosenChat "
     "copy_text:CopyTextButton callback_game:CallbackGame pay:Boolean",
     "ReplyKeyboardMarkup": "*keyboard:[[KeyboardButton]] is_persistent:Boolean resize_keyboard:Boolean "
-    "one_time_keyboard:Boolean input_field_placeholder:String selective:Boolean",
+    "one_time_keyboard:Boolean input_field_placeholder:String{1-64} selective:Boolean",
     "KeyboardButton": "*text:String request_contact:Boolean request_location:Boolean",
     "ReplyKeyboardRemove": "*remove_keyboard:Boolean selective:Boolean",
-    "ForceReply": "*force_reply:Boolean input_field_placeholder:String selective:Boolean",
+    "ForceReply": "*force_reply:Boolean input_field_placeholder:String{1-64} selective:Boolean",
     "MessageEntity": "*type:String *offset:Integer *length:Integer url:String user:User language:String "
     "custom_emoji_id:String",
     "ReplyParameters": "*message_id:Integer chat_id:Integer|String allow_sending_without_reply:Boolean "

@@ -198,7 +198,8 @@ class _Terminal:
         self.say(f"(du er nu {self.current})")
 
     async def _press(self, number: int) -> None:
-        newest = next((m for m in reversed(self.emu.messages(self.user)) if m.buttons and not m.deleted), None)
+        mine = reversed(self.emu.messages(self.user))
+        newest = next((m for m in mine if m.buttons and not m.deleted), None)
         if newest is None:
             self.say("(ingen besked med knapper)")
             return
@@ -228,7 +229,7 @@ class _Terminal:
         while loop.time() < deadline:
             count = emu.request_count
             try:
-                await emu.wait_until(lambda: emu.request_count != count, timeout=_QUIET)
+                await emu.wait_until(lambda n=count: emu.request_count != n, timeout=_QUIET)
             except TimeoutError:
                 return
 
