@@ -1,0 +1,235 @@
+"""The seam's contract, on both backends: schema, migrations, constraints, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from bot.storage import Storage
+from bot.storage.migrations import available, migrate, schema_version
+from bot.storage.sqlite import BUSY_TIMEOUT_MS
+from tests.conftest import START
+from tests.storage.seed import INTEGRITY_ERRORS, at, count, family
+
+TABLES = [
+    "caseworkers", "channels", "cases", "respondents", "invitations", "token_failures", "consents",
+    "meetings", "questionnaires", "answers", "alerts", "outbox", "processed_updates", "audit_events",
+    "health",
+]
+
+# --- migrations ---------------------------------------------------------------------------------------
+
+
+async def test_fresh_database_gets_every_migration(make_storage: Callable[[], Storage]) -> None:
+    storage = make_storage()
+    applied = await storage.open(START)
+    assert applied == [m.version for m in available()]
+    assert await storage.schema_version() == len(available())
+    for table in TABLES:
+        assert await count(storage, table) == 0, table
+    async with storage.transaction() as repo:
+        rows = await repo.conn.fetch_all("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+    assert [(r["version"], r["name"], r["applied_at"]) for r in rows] == [
+        (m.version, m.name, "2026-11-24T09:00:00.000000Z") for m in available()
+    ]
+
+
+async def test_migrating_again_is_a_no_op(storage: Storage, make_storage: Callable[[], Storage]) -> None:
+    async with storage.transaction() as repo:
+        await repo.insert_caseworker("Lone", "Nord", "caseworker", at())
+    assert await migrate(storage.db, at(days=1)) == []
+    again = make_storage()
+    assert await again.open(at(days=2)) == []
+    assert await schema_version(again.db) == len(available())
+    assert await count(again, "schema_migrations") == len(available())
+    assert await count(again, "caseworkers") == 1
+
+
+async def test_instances_starting_together_migrate_once(make_storage: Callable[[], Storage]) -> None:
+    """Several processes on one database: the migration lock (PG) or write lock (SQLite) takes turns."""
+    storages = [make_storage() for _ in range(3)]
+    applied = await asyncio.gather(*(s.open(START) for s in storages))
+    assert sorted(v for versions in applied for v in versions) == [m.version for m in available()]
+    assert await count(storages[0], "schema_migrations") == len(available())
+
+
+async def test_schema_version_of_an_empty_database_is_zero(make_storage: Callable[[], Storage]) -> None:
+    storage = make_storage()
+    await storage.db.open()
+    async with storage.transaction() as repo:
+        await repo.conn.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+    assert await storage.schema_version() == 0
+
+
+# --- SQLite specifics -------------------------------------------------------------------------------
+
+
+async def test_sqlite_pragmas(storage: Storage, dialect: str) -> None:
+    if dialect != "sqlite":
+        pytest.skip("SQLite pragmas")
+    async with storage.transaction() as repo:
+        pragmas = {
+            name: (await repo.conn.fetch_one(f"PRAGMA {name}"))[0]  # type: ignore[index]
+            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        }
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": BUSY_TIMEOUT_MS, "synchronous": 2}
+
+
+# --- constraints --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        ("INSERT INTO cases (caseworker_id, label, age_band, created_at) VALUES (999, 'x', 'adult', 't')", {}),
+        ("INSERT INTO respondents (case_id, role, created_at) VALUES (999, 'parent', 't')", {}),
+        ("INSERT INTO answers (questionnaire_id, position, value, answered_at) VALUES (999, 0, 5, 't')", {}),
+        ("INSERT INTO channels (caseworker_id, chat_id, chat_type, linked_at) VALUES (999, 1, 'private', 't')", {}),
+    ],
+)
+async def test_foreign_keys_are_enforced(storage: Storage, sql: str, params: dict) -> None:
+    with pytest.raises(INTEGRITY_ERRORS):
+        async with storage.transaction() as repo:
+            await repo.conn.execute(sql, params)
+    # The failed transaction is gone; the next one works.
+    async with storage.transaction() as repo:
+        assert await repo.caseworkers() == []
+
+
+async def test_deleting_a_referenced_row_is_refused(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        fam = await family(repo)
+    with pytest.raises(INTEGRITY_ERRORS):
+        async with storage.transaction() as repo:
+            await repo.conn.execute("DELETE FROM cases WHERE id = :id", {"id": fam.case_id})
+    assert await count(storage, "cases") == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO caseworkers (name, role, created_at) VALUES ('x', 'boss', 't')",
+        "INSERT INTO outbox (kind, dedupe_key, due_at, created_at, status) VALUES ('k', 'd', 't', 't', 'lost')",
+    ],
+)
+async def test_check_constraints_are_enforced(storage: Storage, sql: str) -> None:
+    with pytest.raises(INTEGRITY_ERRORS):
+        async with storage.transaction() as repo:
+            await repo.conn.execute(sql)
+
+
+async def test_answer_values_are_checked(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        fam = await family(repo)
+    for bad in (-1, 101):
+        with pytest.raises(INTEGRITY_ERRORS):
+            async with storage.transaction() as repo:
+                await repo.upsert_answer(fam.questionnaire_id, 0, bad, at())
+    assert await count(storage, "answers") == 0
+
+
+# --- transactions -------------------------------------------------------------------------------------
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_a_transaction_that_raises_rolls_back_everything(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        kept = await repo.insert_caseworker("Kept", "", "caseworker", at())
+
+    async def change_then_fail() -> None:
+        async with storage.transaction() as repo:
+            fam = await family(repo)
+            await repo.enqueue("prompt", "q:1:prompt", at(), at())
+            await repo.audit("system", "x", at())
+            await repo.set_health("last_poll", "ok", at())
+            await repo.disable_caseworker(kept, at())
+            assert await repo.case(fam.case_id) is not None  # visible inside the transaction
+            raise Boom
+
+    with pytest.raises(Boom):
+        await change_then_fail()
+    for table in ("cases", "respondents", "meetings", "questionnaires", "outbox", "audit_events", "health"):
+        assert await count(storage, table) == 0, table
+    async with storage.transaction() as repo:
+        assert [c.id for c in await repo.caseworkers()] == [kept]
+        caseworker = await repo.caseworker(kept)
+    assert caseworker is not None
+    assert caseworker.active
+
+
+async def test_a_cancelled_transaction_rolls_back_and_storage_stays_usable(storage: Storage) -> None:
+    inside = asyncio.Event()
+
+    async def slow() -> None:
+        async with storage.transaction() as repo:
+            await repo.insert_caseworker("Gone", "", "caseworker", at())
+            inside.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(slow())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(5):
+        async with storage.transaction() as repo:
+            assert await repo.caseworkers() == []
+            await repo.insert_caseworker("Next", "", "caseworker", at())
+    assert await count(storage, "caseworkers") == 1
+
+
+async def test_a_constraint_error_rolls_back_the_whole_transaction(storage: Storage) -> None:
+    """A constraint error ends the whole transaction on both backends: callers must not catch and go on."""
+
+    async def insert_then_violate() -> None:
+        async with storage.transaction() as repo:
+            await repo.insert_caseworker("A", "", "caseworker", at())
+            await repo.conn.execute(
+                "INSERT INTO cases (caseworker_id, label, age_band, created_at) VALUES (999, 'x', 'adult', 't')"
+            )
+
+    with pytest.raises(INTEGRITY_ERRORS):
+        await insert_then_violate()
+    assert await count(storage, "caseworkers") == 0
+
+
+async def test_separate_connections_see_only_committed_work(
+    storage: Storage, make_storage: Callable[[], Storage]
+) -> None:
+    other = make_storage()
+    await other.open(START)
+    async with storage.transaction() as repo:
+        await repo.insert_caseworker("A", "", "caseworker", at())
+    async with other.transaction() as repo:
+        assert [c.name for c in await repo.caseworkers()] == ["A"]
+
+
+async def test_writers_on_separate_connections_take_turns(
+    storage: Storage, make_storage: Callable[[], Storage]
+) -> None:
+    """Two processes on one database: the second writer waits (SQLite: busy_timeout) rather than failing."""
+    other = make_storage()
+    await other.open(START)
+    first_inside = asyncio.Event()
+
+    async def first() -> None:
+        async with storage.transaction() as repo:
+            await repo.insert_caseworker("first", "", "caseworker", at())
+            first_inside.set()
+            await asyncio.sleep(0.2)
+
+    async def second() -> None:
+        await first_inside.wait()
+        async with other.transaction() as repo:
+            await repo.insert_caseworker("second", "", "caseworker", at())
+
+    await asyncio.gather(first(), second())
+    async with storage.transaction() as repo:
+        assert sorted(c.name for c in await repo.caseworkers()) == ["first", "second"]
