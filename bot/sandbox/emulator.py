@@ -66,9 +66,7 @@ _JSON = "application/json"
 
 
 def _response(status: int, payload: Any) -> web.Response:
-    return web.Response(
-        status=status, body=json.dumps(payload, ensure_ascii=False).encode(), content_type=_JSON
-    )
+    return web.Response(status=status, body=json.dumps(payload, ensure_ascii=False).encode(), content_type=_JSON)
 
 
 class _Dropped(Exception):
@@ -235,16 +233,12 @@ class Emulator(World):
                     if fault_status is not None:
                         status, payload = fault_status, fault_payload
         except _Dropped:
-            self.record(
-                RequestRecord(name, logged, 0, "connection dropped", fault.describe() if fault else None)
-            )
+            self.record(RequestRecord(name, logged, 0, "connection dropped", fault.describe() if fault else None))
             self._notify()
             return web.Response(status=204)  # never reaches the client: the transport is closed
         except asyncio.CancelledError:  # the client went away (e.g. its time-out) before the answer
             if name != "getUpdates":
-                self.record(
-                    RequestRecord(name, logged, 0, "client disconnected", fault.describe() if fault else None)
-                )
+                self.record(RequestRecord(name, logged, 0, "client disconnected", fault.describe() if fault else None))
                 self._notify()
             raise
         description = None if status == 200 else payload.get("description")
@@ -278,9 +272,7 @@ class Emulator(World):
             if self.flood is not None and counts_as_message(name):
                 retry_after = self.flood.check(self._flood_chat(p.get("chat_id")))
                 if retry_after is not None:
-                    raise ApiError(
-                        429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
-                    )
+                    raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
             return 200, {"ok": True, "result": handler(p)}
         except ApiError as exc:
             return exc.status, exc.payload()
@@ -358,11 +350,7 @@ class Emulator(World):
             user = self.users[int(body["user_id"])]
             chat = self.chats[int(body.get("chat_id", user.id))]
             if "data" in body:
-                return {
-                    "callback_query_id": self.press_raw(
-                        user, int(body["message_id"]), body["data"], chat=chat
-                    )
-                }
+                return {"callback_query_id": self.press_raw(user, int(body["message_id"]), body["data"], chat=chat)}
             msg = self._messages[chat.id][int(body["message_id"])]
             return {"callback_query_id": self.press(user, msg, body["button"])}
         if action == "messages":
@@ -378,7 +366,6 @@ class Emulator(World):
             ]
         if action == "stats":
             stats = self.stats()
-            stats["served_429"] = self.flood.served_429 if self.flood else 0
             stats["faults_served"] = len(self.faults.served)
             stats["sent_per_chat"] = {str(k): v for k, v in stats["sent_per_chat"].items()}
             return stats
@@ -405,9 +392,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.sandbox.emulator", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m bot.sandbox.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=TEST_TOKEN)

@@ -14,9 +14,7 @@ _NOT_MESSAGES = frozenset({"sendChatAction"})
 
 def counts_as_message(method: str) -> bool:
     """Whether a (canonical) method sends or edits a message and so counts against flood limits."""
-    return method not in _NOT_MESSAGES and method.startswith(
-        ("send", "edit", "copyMessage", "forwardMessage")
-    )
+    return method not in _NOT_MESSAGES and method.startswith(("send", "edit", "copyMessage", "forwardMessage"))
 
 
 @dataclass(slots=True)
@@ -159,9 +157,7 @@ class Faults:
         """Answer ``status`` (403, 5xx, ...) instead of carrying the request out."""
         return self.add(Fault(method, status=status, description=description, chat_id=chat_id, count=count))
 
-    def retry_after(
-        self, method: str, seconds: int, *, chat_id: int | None = None, count: int | None = 1
-    ) -> Fault:
+    def retry_after(self, method: str, seconds: int, *, chat_id: int | None = None, count: int | None = 1) -> Fault:
         """Answer 429 Too Many Requests with ``retry_after``."""
         return self.add(Fault(method, status=429, retry_after=seconds, chat_id=chat_id, count=count))
 
@@ -175,9 +171,7 @@ class Faults:
         after_processing: bool = False,
     ) -> Fault:
         """Wait ``seconds`` before answering (to provoke client time-outs)."""
-        return self.add(
-            Fault(method, delay=seconds, chat_id=chat_id, count=count, after_processing=after_processing)
-        )
+        return self.add(Fault(method, delay=seconds, chat_id=chat_id, count=count, after_processing=after_processing))
 
     def drop(
         self,
@@ -188,9 +182,7 @@ class Faults:
         after_processing: bool = False,
     ) -> Fault:
         """Close the connection without an answer."""
-        return self.add(
-            Fault(method, drop=True, chat_id=chat_id, count=count, after_processing=after_processing)
-        )
+        return self.add(Fault(method, drop=True, chat_id=chat_id, count=count, after_processing=after_processing))
 
     def take(self, method: str, chat_id: object) -> Fault | None:
         """The fault to serve to this request, if any (its count is used up by one)."""

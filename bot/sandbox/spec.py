@@ -182,9 +182,7 @@ def _parse_html(source: str) -> ParsedText:
                 raise ValueError(f"Unexpected end tag at byte offset {offset}")
             tag, start, fields = stack.pop()
             if name != tag:
-                raise ValueError(
-                    f'Unmatched end tag at byte offset {offset}, expected "</{tag}>", found "</{name}>"'
-                )
+                raise ValueError(f'Unmatched end tag at byte offset {offset}, expected "</{tag}>", found "</{name}>"')
             if fields and out.pos > start:
                 entities.append({"offset": start, "length": out.pos - start, **fields})
             i = end + 1
@@ -321,13 +319,7 @@ def _parse_markdown_v2(source: str) -> ParsedText:
             i += 3 + (language.end() if language else 0)  # skip the language line
             continue
         marker = (
-            "__"
-            if source.startswith("__", i)
-            else "||"
-            if source.startswith("||", i)
-            else c
-            if c in "*_~`["
-            else ""
+            "__" if source.startswith("__", i) else "||" if source.startswith("||", i) else c if c in "*_~`[" else ""
         )
         if marker:
             if stack and stack[-1][0] == marker:
@@ -765,9 +757,7 @@ class Spec:
             if size < lo:
                 raise ApiError.bad_request("message text is empty" if key == "text" else f"{key} is empty")
             if size > hi:
-                raise ApiError.bad_request(
-                    "message is too long" if key == "text" else "message caption is too long"
-                )
+                raise ApiError.bad_request("message is too long" if key == "text" else "message caption is too long")
         return parsed
 
 
@@ -808,9 +798,7 @@ def _check_limit(f: _Field, value: Any, owner: str) -> None:
 def _check_button(button: dict[str, Any], fields: Mapping[str, _Field]) -> None:
     actions = [k for k in button if k not in _BUTTON_LOOKS and (k in fields or not fields)]
     if not actions:
-        raise _Mismatch(
-            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard", 9
-        )
+        raise _Mismatch("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard", 9)
     if len(actions) > 1:
         raise _Mismatch(
             f"can't parse inline keyboard button: exactly one of {', '.join(sorted(actions))} must be used", 9
@@ -956,9 +944,7 @@ def _builtin_fields(rule: str) -> list[dict[str, Any]]:
 
 @functools.cache
 def _builtin_tables() -> tuple[dict[str, Any], dict[str, Any]]:
-    methods = {
-        name: {"name": name, "fields": _builtin_fields(rule)} for name, rule in _BUILTIN_METHODS.items()
-    }
+    methods = {name: {"name": name, "fields": _builtin_fields(rule)} for name, rule in _BUILTIN_METHODS.items()}
     types: dict[str, Any] = {
         name: {"name": name, "fields": _builtin_fields(rule)} for name, rule in _BUILTIN_TYPES.items()
     }

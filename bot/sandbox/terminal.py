@@ -55,9 +55,7 @@ async def _stdin_lines() -> AsyncIterator[str]:
 
 
 class _Terminal:
-    def __init__(
-        self, emulator: Emulator, personas: dict[str, SimUser], out: TextIO, files_dir: Path | None
-    ) -> None:
+    def __init__(self, emulator: Emulator, personas: dict[str, SimUser], out: TextIO, files_dir: Path | None) -> None:
         if not personas:
             raise ValueError("at least one persona is needed")
         self.emu = emulator

@@ -290,6 +290,12 @@ class SentMessage:
         return [b["text"] for b in self.buttons]
 
     @property
+    def reply_keyboard(self) -> list[list[str]]:
+        """The rows of a custom reply keyboard sent with this message, as button texts."""
+        rows = (self.reply_markup or {}).get("keyboard")
+        return [[b["text"] for b in row] for row in rows] if isinstance(rows, list) else []
+
+    @property
     def content(self) -> str:
         """The text or the caption, whichever the message has ('' for neither)."""
         return self.text if self.text is not None else (self.caption or "")
@@ -329,6 +335,8 @@ class SentMessage:
             d["edit_date"] = self.edit_date
         if self.protect_content:
             d["has_protected_content"] = True
+        if self.link_preview_options is not None:
+            d["link_preview_options"] = self.link_preview_options
         if self.reply_markup is not None and "inline_keyboard" in self.reply_markup:
             d["reply_markup"] = self.reply_markup
         for key, value in self.extra.items():
@@ -404,9 +412,7 @@ def auto_entities(text: str) -> list[dict[str, Any]]:
     for m in _AUTO_ENTITIES.finditer(text):
         kind = m.lastgroup
         assert kind is not None
-        entities.append(
-            {"type": kind, "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group(0))}
-        )
+        entities.append({"type": kind, "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group(0))})
     return entities
 
 
@@ -455,9 +461,7 @@ class World:
     ) -> None:
         bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 123456
         self.token = token
-        self.bot_user = SimUser(
-            bot_id, bot_first_name, username=bot_username, is_bot=True, language_code=None
-        )
+        self.bot_user = SimUser(bot_id, bot_first_name, username=bot_username, is_bot=True, language_code=None)
         self.clock = clock  # monotonic: callback query expiry
         self.now = now  # wall clock: message dates
         self.bot_privacy = True  # group privacy mode: the bot only sees commands and replies to it
@@ -491,6 +495,7 @@ class World:
         self.rejected: list[RequestRecord] = []
         self.sent_per_chat: collections.Counter[int] = collections.Counter()
         self.request_count = 0
+        self.status_counts: collections.Counter[int] = collections.Counter()  # HTTP status -> answers
         self._listeners: list[Callable[[WorldEvent], None]] = []
         self._changed: asyncio.Event | None = None
         self._new_update: asyncio.Event | None = None
@@ -618,9 +623,7 @@ class World:
             updates.popleft()
 
     def _take_updates(self, limit: int) -> list[dict[str, Any]]:
-        return [
-            {"update_id": uid, kind: payload} for uid, kind, payload in itertools.islice(self._updates, limit)
-        ]
+        return [{"update_id": uid, kind: payload} for uid, kind, payload in itertools.islice(self._updates, limit)]
 
     @property
     def pending_updates(self) -> int:
@@ -636,9 +639,7 @@ class World:
 
     # ---- records
 
-    def _new_message(
-        self, chat: SimChat, *, from_bot: bool, sender: SimUser | None, **fields: Any
-    ) -> SentMessage:
+    def _new_message(self, chat: SimChat, *, from_bot: bool, sender: SimUser | None, **fields: Any) -> SentMessage:
         message_id = self._next_message_id[chat.id]
         self._next_message_id[chat.id] = message_id + 1
         msg = SentMessage(chat, message_id, self._date(), from_bot, sender, **fields)
@@ -678,6 +679,7 @@ class World:
 
     def record(self, rec: RequestRecord) -> None:
         self.request_count += 1
+        self.status_counts[rec.status] += 1
         self.requests.append(rec)
         if rec.status in (400, 401, 404) and rec.fault is None:
             self.rejected.append(rec)
@@ -743,9 +745,7 @@ class World:
         """``user`` joins a group (the bot, if present, sees a ``new_chat_members`` message)."""
         chat.members[user.id] = status
         if chat.type in ("group", "supergroup") and self.bot_status(chat) in _ACTIVE:
-            msg = self._new_message(
-                chat, from_bot=False, sender=user, extra={"new_chat_members": [user.to_dict()]}
-            )
+            msg = self._new_message(chat, from_bot=False, sender=user, extra={"new_chat_members": [user.to_dict()]})
             self._push_update("message", msg.to_dict(self.bot_user))
         self._notify()
 
@@ -800,9 +800,7 @@ class World:
         chat.members[self.bot_user.id] = new
         self._my_chat_member(chat, by, old, new)
         if chat.type == "group":  # in the chat's history; the bot, gone, does not see it
-            self._new_message(
-                chat, from_bot=False, sender=by, extra={"left_chat_member": self.bot_user.to_dict()}
-            )
+            self._new_message(chat, from_bot=False, sender=by, extra={"left_chat_member": self.bot_user.to_dict()})
         self._notify()
 
     def block_bot(self, user: SimUser) -> None:
@@ -917,9 +915,7 @@ class World:
         if message.from_bot or message.sender is not user:
             raise SimulationError("people can only edit their own messages")
         message.edits.append(
-            MessageVersion(
-                message.text, message.caption, tuple(message.entities), message.reply_markup, message.date
-            )
+            MessageVersion(message.text, message.caption, tuple(message.entities), message.reply_markup, message.date)
         )
         message.text, message.entities, message.edit_date = text, auto_entities(text), self._date()
         self._deliver(message, "edited_message")
@@ -944,7 +940,7 @@ class World:
             raise SimulationError(f"{message!r} was deleted")
         if not message.from_bot:
             raise SimulationError("only the bot's messages have inline buttons")
-        if chat.id != user.id and chat.members.get(user.id) not in _ACTIVE:
+        if chat.type != "channel" and chat.id != user.id and chat.members.get(user.id) not in _ACTIVE:
             raise SimulationError(f"{user!r} cannot see {message!r}")
         buttons = message.buttons
         if not buttons:
@@ -959,8 +955,7 @@ class World:
             ]
             if len(matches) != 1:
                 raise SimulationError(
-                    f"{message!r} has {len(matches)} buttons with data or text {button!r}: "
-                    f"{message.button_texts}"
+                    f"{message!r} has {len(matches)} buttons with data or text {button!r}: {message.button_texts}"
                 )
             chosen = matches[0]
         if "callback_data" not in chosen:
@@ -1013,6 +1008,17 @@ class World:
         for m in reversed(self._messages[self.chat_of(chat).id].values()):
             if m.from_bot and not m.deleted:
                 return m
+        return None
+
+    def reply_keyboard(self, chat: ChatRef) -> list[list[str]] | None:
+        """The custom reply keyboard a person in the chat sees now (the newest one the bot sent and did
+        not remove with ReplyKeyboardRemove), or None."""
+        for m in reversed(self.messages(chat)):
+            markup = m.reply_markup or {}
+            if "keyboard" in markup:
+                return m.reply_keyboard
+            if markup.get("remove_keyboard"):
+                return None
         return None
 
     def mark_read(self, chat: ChatRef) -> None:
@@ -1102,11 +1108,7 @@ class World:
 
         def find() -> RequestRecord | None:
             return next(
-                (
-                    r
-                    for r in reversed(self.requests)
-                    if r.method == method and (predicate is None or predicate(r))
-                ),
+                (r for r in reversed(self.requests) if r.method == method and (predicate is None or predicate(r))),
                 None,
             )
 
@@ -1157,6 +1159,7 @@ class World:
             "rejected": len(self.rejected),
             "sent_messages": sum(self.sent_per_chat.values()),
             "sent_per_chat": dict(self.sent_per_chat),
+            "served_429": self.status_counts[429],
             "pending_updates": self.pending_updates,
             "last_update_id": self.last_update_id,
         }
@@ -1219,7 +1222,7 @@ class World:
         msg = self._new_message(
             chat,
             from_bot=True,
-            sender=self.bot_user,
+            sender=None if chat.type == "channel" else self.bot_user,  # channel posts have no "from"
             reply_to=reply_to,
             reply_markup=markup,
             parse_mode=p.get("parse_mode"),
@@ -1307,9 +1310,7 @@ class World:
         if all(getattr(msg, k) == v for k, v in changes.items() if k != "source_text"):
             raise ApiError.bad_request(NOT_MODIFIED)
         msg.edits.append(
-            MessageVersion(
-                msg.text, msg.caption, tuple(msg.entities), msg.reply_markup, msg.edit_date or msg.date
-            )
+            MessageVersion(msg.text, msg.caption, tuple(msg.entities), msg.reply_markup, msg.edit_date or msg.date)
         )
         for k, v in changes.items():
             setattr(msg, k, v)
@@ -1339,9 +1340,7 @@ class World:
         parsed: ParsedText | None = p.get("_caption_parsed")
         caption = parsed.text if parsed is not None and parsed.text else None
         entities = parsed.entities if parsed is not None and caption else []
-        return self._apply_edit(
-            msg, caption=caption, caption_entities=entities, reply_markup=p.get("reply_markup")
-        )
+        return self._apply_edit(msg, caption=caption, caption_entities=entities, reply_markup=p.get("reply_markup"))
 
     def api_editMessageReplyMarkup(self, p: dict[str, Any]) -> Any:
         msg = self._editable(p)
@@ -1401,9 +1400,7 @@ class World:
         if query is None or query.answered or self.clock() - query.created > self.callback_query_ttl:
             raise ApiError.bad_request(QUERY_TOO_OLD)
         query.answered = True
-        answer = CallbackAnswer(
-            query.id, p.get("text"), bool(p.get("show_alert")), p.get("url"), p.get("cache_time")
-        )
+        answer = CallbackAnswer(query.id, p.get("text"), bool(p.get("show_alert")), p.get("url"), p.get("cache_time"))
         self.answered_callbacks.append(answer)
         self._emit(WorldEvent("answered", answer=answer, user=query.user))
         return True
@@ -1427,9 +1424,7 @@ class World:
             raise ApiError.bad_request("too many commands")
         key = (self._scope(p), p.get("language_code", ""))
         if commands:
-            self._commands[key] = [
-                {"command": c["command"], "description": c["description"]} for c in commands
-            ]
+            self._commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
         else:
             self._commands.pop(key, None)
         return True
@@ -1529,9 +1524,7 @@ class World:
         if chat.type == "private":
             raise ApiError.bad_request("there are no administrators in the private chat")
         return [
-            self._member(chat, uid)
-            for uid, status in chat.members.items()
-            if status in ("creator", "administrator")
+            self._member(chat, uid) for uid, status in chat.members.items() if status in ("creator", "administrator")
         ]
 
     def api_getChatMemberCount(self, p: dict[str, Any]) -> Any:

@@ -15,7 +15,10 @@ from telegram import (
     ChatMemberOwner,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     MenuButtonCommands,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.error import BadRequest, EndPointNotFound, Forbidden, InvalidToken
@@ -35,9 +38,7 @@ Context = ContextTypes.DEFAULT_TYPE
 
 
 def keyboard(*labels: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=f"q:{label}") for label in labels]]
-    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=f"q:{label}") for label in labels]])
 
 
 # ---- validation ------------------------------------------------------------------------------------
@@ -84,9 +85,7 @@ async def test_missing_required_field(emulator: Emulator) -> None:
 async def test_wrong_types(emulator: Emulator) -> None:
     user = emulator.add_user("Anna")
     emulator.send_text(user, "/start")
-    status, body = await call(
-        emulator, "sendMessage", chat_id=user.id, text="x", disable_notification="maybe"
-    )
+    status, body = await call(emulator, "sendMessage", chat_id=user.id, text="x", disable_notification="maybe")
     assert status == 400
     assert "disable_notification" in body["description"]
     status, body = await call(emulator, "deleteMessage", chat_id=user.id, message_id="one")
@@ -100,9 +99,7 @@ async def test_wrong_types(emulator: Emulator) -> None:
     status, body = await call(emulator, "sendMessage", chat_id=user.id, text="x", reply_markup=bad_button)
     assert status == 400
     assert "Text buttons are unallowed" in body["description"]
-    two_actions = json.dumps(
-        {"inline_keyboard": [[{"text": "a", "callback_data": "a", "url": "https://x.dk"}]]}
-    )
+    two_actions = json.dumps({"inline_keyboard": [[{"text": "a", "callback_data": "a", "url": "https://x.dk"}]]})
     status, body = await call(emulator, "sendMessage", chat_id=user.id, text="x", reply_markup=two_actions)
     assert status == 400
     assert "exactly one" in body["description"]
@@ -262,9 +259,7 @@ async def test_start_round_trip_with_command_handler(emulator: Emulator) -> None
     async def start(update: Update, context: Context) -> None:
         assert update.effective_message is not None
         seen.append(update.effective_message.text or "")
-        await update.effective_message.reply_text(
-            f"Velkommen, {context.args}", reply_markup=keyboard("0", "1", "2")
-        )
+        await update.effective_message.reply_text(f"Velkommen, {context.args}", reply_markup=keyboard("0", "1", "2"))
 
     async with running_app(emulator, [CommandHandler("start", start)]):
         anna = emulator.add_user("Anna", username="anna_dk")
@@ -351,9 +346,7 @@ async def test_answer_callback_query_once(emulator: Emulator, bot: Bot) -> None:
     msg = await bot.send_message(anna.id, "?", reply_markup=keyboard("ja"))
     query_id = emulator.press(anna, emulator.messages(anna)[-1], "q:ja")
     assert await bot.answer_callback_query(query_id, "ok")
-    with pytest.raises(
-        BadRequest, match="Query is too old and response timeout expired or query id is invalid"
-    ):
+    with pytest.raises(BadRequest, match="Query is too old and response timeout expired or query id is invalid"):
         await bot.answer_callback_query(query_id)
     with pytest.raises(BadRequest, match="Query is too old"):
         await bot.answer_callback_query("12345")
@@ -383,9 +376,7 @@ async def test_edit_errors(emulator: Emulator, bot: Bot) -> None:
     anna = emulator.add_user("Anna")
     mine = emulator.send_text(anna, "/start")
     msg = await bot.send_message(anna.id, "Hej", reply_markup=keyboard("a"))
-    with pytest.raises(
-        BadRequest, match="Message is not modified: specified new message content and reply markup"
-    ):
+    with pytest.raises(BadRequest, match="Message is not modified: specified new message content and reply markup"):
         await bot.edit_message_text("Hej", anna.id, msg.message_id, reply_markup=keyboard("a"))
     edited = await bot.edit_message_text("Hej", anna.id, msg.message_id)  # removes the keyboard: a change
     assert isinstance(edited, type(msg))
@@ -556,9 +547,7 @@ PNG_2x3 = bytes.fromhex(
 async def test_photo_upload_and_download(emulator: Emulator, bot: Bot) -> None:
     lise = emulator.add_user("Lise")
     emulator.send_text(lise, "/start")
-    msg = await bot.send_photo(
-        lise.id, PNG_2x3, caption="<b>Forløb</b>", parse_mode="HTML", filename="trend.png"
-    )
+    msg = await bot.send_photo(lise.id, PNG_2x3, caption="<b>Forløb</b>", parse_mode="HTML", filename="trend.png")
     assert msg.caption == "Forløb"
     assert msg.caption_entities[0].type == "bold"
     size = msg.photo[-1]
@@ -701,3 +690,47 @@ async def test_json_and_get_requests(emulator: Emulator) -> None:
         assert r.json()["result"]["is_bot"] is True
         r = await client.post(f"{emulator.url}/bot{emulator.token}/getUpdates?offset=-1")
         assert [u["message"]["text"] for u in r.json()["result"]] == ["/start"]
+
+
+async def test_methods_telegram_has_but_the_emulator_lacks(emulator: Emulator, bot: Bot) -> None:
+    anna = emulator.add_user("Anna")
+    emulator.send_text(anna, "/start")
+    with pytest.raises(BadRequest, match="Method sendpoll is not supported by the fit-bot emulator"):
+        await bot.send_poll(anna.id, "?", ["a", "b"])
+    assert [r.method for r in emulator.rejected] == ["sendPoll"]
+
+
+async def test_small_methods_and_message_options(emulator: Emulator, bot: Bot) -> None:
+    anna = emulator.add_user("Anna")
+    question = emulator.send_text(anna, "Hvad betyder tallet?")
+    reply = await bot.send_message(
+        anna.id,
+        "Se https://fit.dk",
+        reply_to_message_id=question.message_id,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    assert reply.reply_to_message is not None
+    assert reply.reply_to_message.text == "Hvad betyder tallet?"
+    assert reply.link_preview_options is not None
+    assert reply.link_preview_options.is_disabled
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(anna.id, "x", reply_to_message_id=999)
+    assert await bot.pin_chat_message(anna.id, reply.message_id)
+    assert (await bot.get_chat(anna.id)).pinned_message.message_id == reply.message_id
+    assert await bot.unpin_chat_message(anna.id)
+    assert await bot.send_chat_action(anna.id, "typing")
+    assert emulator.chat_actions == [(anna.id, "typing")]
+    with pytest.raises(BadRequest, match="Wrong type of action"):
+        await bot.send_chat_action(anna.id, "dancing")
+    keyboard_markup = ReplyKeyboardMarkup([["0", "1"], ["2"]], one_time_keyboard=True)
+    await bot.send_message(anna.id, "Vælg", reply_markup=keyboard_markup)
+    assert emulator.reply_keyboard(anna) == [["0", "1"], ["2"]]
+    await bot.send_message(anna.id, "Tak", reply_markup=ReplyKeyboardRemove())
+    assert emulator.reply_keyboard(anna) is None
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.send_photo(anna.id, PNG_2x3, caption="x" * 1025)
+    with pytest.raises(BadRequest, match="Bot_command_description_invalid"):
+        await bot.set_my_commands([BotCommand("start", "x" * 257)])
+    assert await bot.log_out()
+    assert await bot.close()
+    assert emulator.stats()["rejected"] == 4

@@ -74,9 +74,7 @@ def test_builtin_rules_agree_with_the_file() -> None:
         pytest.skip("the Bot API spec file is not present")
     builtin = Spec.builtin()
     assert builtin.version == spec.version
-    assert Emulator.implemented_methods() <= set(spec.methods), (
-        "the emulator implements a method Telegram lacks"
-    )
+    assert Emulator.implemented_methods() <= set(spec.methods), "the emulator implements a method Telegram lacks"
     problems = []
     for method, fields in builtin.methods.items():
         real = spec.methods.get(method)
@@ -179,7 +177,5 @@ def test_unknown_named_entities_and_ampersands_are_kept() -> None:
 
 
 def test_auto_entities_in_utf16() -> None:
-    assert auto_entities("💬 /svar_7@fitbot_sandbox_bot") == [
-        {"type": "bot_command", "offset": 3, "length": 26}
-    ]
+    assert auto_entities("💬 /svar_7@fitbot_sandbox_bot") == [{"type": "bot_command", "offset": 3, "length": 26}]
     assert auto_entities("a/b /c") == [{"type": "bot_command", "offset": 4, "length": 2}]

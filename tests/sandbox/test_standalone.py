@@ -64,9 +64,7 @@ async def test_standalone_server_with_control_api() -> None:
             assert stats["sent_messages"] == 1
             assert stats["sent_per_chat"] == {str(user_id): 1}
             assert stats["rejected"] == 0
-            bad = await client.post(
-                f"{root}/_sim/press", json={"user_id": user_id, "message_id": 99, "button": 0}
-            )
+            bad = await client.post(f"{root}/_sim/press", json={"user_id": user_id, "message_id": 99, "button": 0})
             assert bad.status_code == 400
             assert "KeyError" in bad.json()["error"]
     finally:

@@ -151,9 +151,7 @@ async def test_reads_a_piped_stdin(emulator: Emulator, monkeypatch: pytest.Monke
     assert "[Forælder] > hej\nFIT-bot: Du skrev: hej\n" in out.getvalue()
 
 
-async def test_without_a_bot_the_terminal_says_so(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_without_a_bot_the_terminal_says_so(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bot.sandbox.terminal._MAX_SETTLE", 0.05)
     out = io.StringIO()
     await run_terminal(emulator, {"A": emulator.add_user("A")}, input_lines=lines(["hej"]), out=out)
