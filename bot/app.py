@@ -72,10 +72,11 @@ class FitBot:
     async def start_services(self) -> None:
         """Open the database (migrating it), learn the bot's name, set menus, start the dispatcher."""
         now = self.svc.now()
-        if isinstance(self.storage.db, SqliteDatabase):
-            # One bot per SQLite file: a second instance would send every prompt twice.
-            if not self._stack.enter_context(instance_lock(self.storage.db.path)):
-                raise RuntimeError(f"another FIT-bot is running on {self.storage.db.path}")
+        # One bot per SQLite file: a second instance would send every prompt twice.
+        if isinstance(self.storage.db, SqliteDatabase) and not self._stack.enter_context(
+            instance_lock(self.storage.db.path)
+        ):
+            raise RuntimeError(f"another FIT-bot is running on {self.storage.db.path}")
         applied = await self.storage.open(now)
         if applied:
             log.info("database migrated to version %d", applied[-1])
@@ -128,7 +129,6 @@ class FitBot:
         self.dispatcher.wake()
 
 
-
 def build(
     config: Config,
     *,
@@ -140,8 +140,11 @@ def build(
     if config.wording_override_file is not None:
         overrides = load_wording_overrides(config.wording_override_file, available_languages())
         set_wording_overrides(
-            {(i, item, field, lang): getattr(text, field)
-             for (i, item, lang), text in overrides.items() for field in ("question", "low", "high")}
+            {
+                (i, item, field, lang): getattr(text, field)
+                for (i, item, lang), text in overrides.items()
+                for field in ("question", "low", "high")
+            }
         )
     storage = storage or create_storage(config.database_path, config.postgres_dsn)
     limiter = FloodLimiter(
@@ -152,7 +155,9 @@ def build(
             group_per_minute=config.group_per_minute,
         )
     )
-    svc = Services(storage=storage, clock=clock or SystemClock().now, policy=policy_from(config), random_bytes=random_bytes)
+    svc = Services(
+        storage=storage, clock=clock or SystemClock().now, policy=policy_from(config), random_bytes=random_bytes
+    )
     application = (
         ApplicationBuilder()
         .token(config.telegram_token)

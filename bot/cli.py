@@ -27,9 +27,9 @@ from bot.config import Config, ConfigError, find_config_file, load
 
 log = logging.getLogger("bot")
 
-NO_TOKEN = (
+HOW_TO_SET_IT_UP = (
     "telegram.token: no Telegram bot token is configured. Create a bot with @BotFather, then set "
-    "FITBOT_TELEGRAM_TOKEN=<token> (or token = \"...\" under [telegram] in config.toml); "
+    'FITBOT_TELEGRAM_TOKEN=<token> (or token = "..." under [telegram] in config.toml); '
     "or try FIT-bot offline with `fitbot sandbox`."
 )
 
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(config: Config) -> int:
     if not config.telegram_token:
-        raise ConfigError("telegram.token", NO_TOKEN.split(": ", 1)[1])
+        raise ConfigError("telegram.token", HOW_TO_SET_IT_UP.split(": ", 1)[1])
     from bot.app import build, run_polling
 
     run_polling(build(config))
@@ -303,4 +303,3 @@ def _restore(config: Config, source: Path) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

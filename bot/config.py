@@ -110,7 +110,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _weekdays(value: Any) -> tuple[int, ...]:
-    """"mon-fri" or "mon,wed,fri" -> (0, 1, 2, 3, 4) as datetime.weekday() numbers."""
+    """ "mon-fri" or "mon,wed,fri" -> (0, 1, 2, 3, 4) as datetime.weekday() numbers."""
     text = _str(value).strip().lower()
     days: set[int] = set()
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -232,7 +232,8 @@ class Config:
     source: Path | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # never print the token or a DSN with a password
-        return f"Config(source={self.source}, database={self.database_path}, token={'set' if self.telegram_token else 'unset'})"
+        token = "set" if self.telegram_token else "unset"
+        return f"Config(source={self.source}, database={self.database_path}, token={token})"
 
     __str__ = __repr__
 

@@ -10,14 +10,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot
 
 from bot.delivery import sender
-from bot.delivery.dispatcher import Done, Job, Unreachable
-from bot.domain.instruments import Role
+from bot.delivery.dispatcher import Done, Job
 from bot.i18n import use_language
 from bot.services import questionnaire, reports
 from bot.services.context import Services
@@ -83,7 +82,9 @@ class Jobs:
             return Done("not needed")
         if expired.chat_id is not None and expired.message_id is not None:
             with use_language(expired.language):
-                await sender.edit(self.bot, expired.chat_id, expired.message_id, family_views.expired_notice(), bulk=True)
+                await sender.edit(
+                    self.bot, expired.chat_id, expired.message_id, family_views.expired_notice(), bulk=True
+                )
         return Done("expired")
 
     # --- caseworkers ------------------------------------------------------------------------------
@@ -110,10 +111,16 @@ class Jobs:
                 return None
             history = [h for h in await repo.history_of_respondents([respondent.id]) if h.status == "completed"]
             findings = [a for a in await repo.alerts_of_case(case.id) if a.questionnaire_id == qid]
-        ms = [questionnaire.measurement(h) for h in history if h.meeting_at <= _meeting_time(history, qid)]
+        # The course up to and including this questionnaire (a later one may already be answered).
+        ids = [h.questionnaire_id for h in history]
+        upto = history[: ids.index(qid) + 1] if qid in ids else history
+        ms = [questionnaire.measurement(h) for h in upto]
         trend = RespondentTrend(
-            respondent, tuple(m.ors_total for m in ms), tuple(m.srs_total for m in ms),
-            tuple(m.meeting_at for m in ms), "completed",
+            respondent,
+            tuple(m.ors_total for m in ms),
+            tuple(m.srs_total for m in ms),
+            tuple(m.meeting_at for m in ms),
+            "completed",
         )
         return case, trend, findings
 
@@ -134,8 +141,10 @@ class Jobs:
             if len(parts) == 1:
                 case, trend, findings = parts[0]
                 out = await off_loop(
-                    lambda: _in_language(caseworker.language, lambda: cw_views.summary(
-                        case, trend, findings, policy.thresholds, policy.timezone))
+                    lambda: _in_language(
+                        caseworker.language,
+                        lambda: cw_views.summary(case, trend, findings, policy.thresholds, policy.timezone),
+                    )
                 )
             elif parts:
                 out = cw_views.combined_summaries(parts, policy.thresholds)
@@ -202,17 +211,7 @@ class Jobs:
         return channel is not None
 
 
-def _meeting_time(history: list, qid: int) -> datetime:  # type: ignore[type-arg]
-    for h in history:
-        if h.questionnaire_id == qid:
-            return h.meeting_at
-    return max((h.meeting_at for h in history), default=datetime.max)
-
-
 def _in_language(language: str, fn: Callable[[], Out]) -> Out:
     # The chart thread has its own context: bind the language there too.
     with use_language(language):
         return fn()
-
-
-__all__ = ["Jobs", "Role", "Unreachable"]

@@ -8,6 +8,7 @@ returns, so tests drive it deterministically with a fake clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -91,10 +92,8 @@ class Dispatcher:
         """Finish the rows in hand, then stop (SIGTERM drains, it does not drop)."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         async with self._drain_lock:
             pass

@@ -24,8 +24,15 @@ log = logging.getLogger(__name__)
 # Methods that put or change a message in a chat, and so count against Telegram's limits.
 MESSAGE_METHODS = frozenset(
     {
-        "sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup",
-        "editMessageCaption", "sendMediaGroup", "copyMessage", "forwardMessage",
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
     }
 )
 # An interactive reply waits out a 429 this short and retries once; a longer one surfaces as an error.

@@ -19,7 +19,9 @@ def markup(out: Out) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(b.text, callback_data=b.data) if b.data else InlineKeyboardButton(b.text, url=b.url)
+                InlineKeyboardButton(b.text, callback_data=b.data)
+                if b.data
+                else InlineKeyboardButton(b.text, url=b.url)
                 for b in row
             ]
             for row in out.buttons
@@ -68,7 +70,9 @@ async def edit(bot: Bot, chat_id: int, message_id: int, out: Out, *, bulk: bool 
 
 async def clear_buttons(bot: Bot, chat_id: int, message_id: int, *, bulk: bool = False) -> None:
     try:
-        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None, **_limits(bot, bulk))
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=None, **_limits(bot, bulk)
+        )
     except BadRequest as exc:
         # Not modified (no buttons left) or gone (deleted by the person): nothing to clear either way.
         if not (is_not_modified(exc) or "not found" in exc.message.lower()):

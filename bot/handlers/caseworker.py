@@ -10,7 +10,16 @@ from telegram import InputFile, Update
 
 from bot.domain.instruments import AgeBand, Role
 from bot.domain.when import parse_when
-from bot.handlers.common import Context, command_argument, private, reply, runtime, show_in_place, update_id
+from bot.handlers.common import (
+    Context,
+    command_argument,
+    pressed,
+    private,
+    reply,
+    runtime,
+    show_in_place,
+    update_id,
+)
 from bot.i18n import _, use_language
 from bot.services import cases, enrolment, people, reports
 from bot.services.alerts import AckOutcome, acknowledge
@@ -22,11 +31,20 @@ from bot.views import family as family_views
 from bot.views.qr import qr_png
 
 ROLE_WORDS = {
-    "forælder": Role.PARENT, "foraelder": Role.PARENT, "forældre": Role.PARENT, "parent": Role.PARENT,
-    "ung": Role.YOUTH, "youth": Role.YOUTH, "barn": Role.CHILD, "child": Role.CHILD,
+    "forælder": Role.PARENT,
+    "foraelder": Role.PARENT,
+    "forældre": Role.PARENT,
+    "parent": Role.PARENT,
+    "ung": Role.YOUTH,
+    "youth": Role.YOUTH,
+    "barn": Role.CHILD,
+    "child": Role.CHILD,
 }
 BAND_WORDS = {
-    "6-12": AgeBand.CHILD, "13-17": AgeBand.YOUTH, "voksen": AgeBand.ADULT, "adult": AgeBand.ADULT,
+    "6-12": AgeBand.CHILD,
+    "13-17": AgeBand.YOUTH,
+    "voksen": AgeBand.ADULT,
+    "adult": AgeBand.ADULT,
 }
 
 CaseworkerHandler = Callable[[Update, Context, Caseworker], Awaitable[Any]]
@@ -101,10 +119,9 @@ async def _create(update: Update, context: Context, caseworker: Caseworker, labe
 @caseworkers_only
 async def band_chosen(update: Update, context: Context, caseworker: Caseworker) -> None:
     """nb:<band>:<label>"""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, data = pressed(update)
     await query.answer()
-    _prefix, band, label = query.data.split(":", 2)
+    _prefix, band, label = data
     await _create(update, context, caseworker, label, AgeBand(band))
 
 
@@ -127,10 +144,9 @@ async def _pick(update: Update, context: Context, caseworker: Caseworker, action
 @caseworkers_only
 async def case_picked(update: Update, context: Context, caseworker: Caseworker) -> None:
     """pc:<action>:<case id>"""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, data = pressed(update)
     await query.answer()
-    _prefix, action, case_id = query.data.split(":")
+    _prefix, action, case_id = data
     case = await _case_from_button(update, context, caseworker, int(case_id))
     if case is None:
         return
@@ -170,10 +186,9 @@ async def invite(update: Update, context: Context, caseworker: Caseworker) -> No
 @caseworkers_only
 async def role_chosen(update: Update, context: Context, caseworker: Caseworker) -> None:
     """ir:<case id>:<role>"""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, data = pressed(update)
     await query.answer()
-    _prefix, case_id, role = query.data.split(":")
+    _prefix, case_id, role = data
     case = await _case_from_button(update, context, caseworker, int(case_id))
     if case is not None:
         await _invite(update, context, caseworker, case, Role(role))
@@ -300,10 +315,9 @@ async def close_case(update: Update, context: Context, caseworker: Caseworker) -
 @caseworkers_only
 async def close_confirmed(update: Update, context: Context, caseworker: Caseworker) -> None:
     """lk:<case id>, or lk:0 for "no"."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, data = pressed(update)
     await query.answer()
-    case_id = int(query.data.split(":")[1])
+    case_id = int(data[1])
     if case_id == 0:
         await show_in_place(update, context, views.Out(_("Sagen er ikke lukket.")))
         return
@@ -324,16 +338,16 @@ async def channel_status(update: Update, context: Context, caseworker: Caseworke
 
 async def acknowledge_alert(update: Update, context: Context) -> None:
     """ack:<alert id>, pressed in a channel or a private chat by the case's caseworker."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, data = pressed(update)
     svc = runtime(context).svc
     person = await people.identify(svc, query.from_user.id)
     with use_language(person.language):
-        result = await acknowledge(svc, query.from_user.id, int(query.data.split(":")[1]))
+        result = await acknowledge(svc, query.from_user.id, int(data[1]))
         if result.outcome is AckOutcome.NOT_YOURS:
             await query.answer(_("Kun sagens rådgiver kan markere advarslen."), show_alert=False)
             return
         await query.answer(views.acknowledged_popup(result.outcome is AckOutcome.ALREADY))
-        assert result.alert is not None and result.case is not None
+        if result.alert is None or result.case is None:
+            return
         out = views.alert_post(result.alert, result.case, result.role, svc.policy.timezone, result.by_name)
         await show_in_place(update, context, out)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
@@ -72,6 +72,14 @@ async def show_in_place(update: Update, context: Context, out: Out) -> None:
         await sender.edit(context.bot, message.chat.id, message.message_id, out)
     else:
         await reply(update, context, out)
+
+
+def pressed(update: Update) -> tuple[CallbackQuery, list[str]]:
+    """The button press and its data split at ":" (handlers are registered by data pattern)."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        raise ValueError("not a button press with data")
+    return query, query.data.split(":")
 
 
 def command_argument(context: Context) -> str:

@@ -7,10 +7,20 @@ import logging
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
 
-from bot.handlers import menus
-from bot.handlers.common import Context, command_argument, private, reply, runtime, show_in_place, update_id
-from bot.i18n import _, available_languages, current_language, normalize_language, use_language
 from bot.delivery import sender
+from bot.domain.instruments import Role
+from bot.handlers import menus
+from bot.handlers.common import (
+    Context,
+    command_argument,
+    pressed,
+    private,
+    reply,
+    runtime,
+    show_in_place,
+    update_id,
+)
+from bot.i18n import _, available_languages, current_language, normalize_language, use_language
 from bot.services import joining, people, questionnaire
 from bot.services.joining import ConsentOutcome, JoinOutcome
 from bot.services.people import Person
@@ -44,8 +54,7 @@ async def start(update: Update, context: Context, person: Person) -> None:
             await menus.set_for_caseworker(context.bot, user.id, person.caseworker.language)
             await reply(update, context, cw_views.welcome(person.caseworker))
         elif result.outcome is JoinOutcome.ASK_CONSENT:
-            assert result.respondent_id is not None and result.role is not None
-            await reply(update, context, views.consent_request(result.respondent_id, result.role))
+            await reply(update, context, views.consent_request(result.respondent_id or 0, result.role or Role.PARENT))
         elif result.outcome is JoinOutcome.THROTTLED:
             await reply(update, context, views.throttled())
         elif result.outcome is JoinOutcome.INVALID:
@@ -57,9 +66,8 @@ def _role(person: Person):  # type: ignore[no-untyped-def]
 
 
 async def consent(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _prefix, respondent_id, answer = query.data.split(":")
+    query, data = pressed(update)
+    _prefix, respondent_id, answer = data
     outcome, language = await joining.answer_consent(
         runtime(context).svc, int(respondent_id), query.from_user.id, answer == "y"
     )
@@ -81,18 +89,16 @@ async def consent(update: Update, context: Context) -> None:
 
 async def start_questionnaire(update: Update, context: Context) -> None:
     """qs:<questionnaire> — the person pressed "let's start" on a prompt or reminder."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    qid = int(query.data.split(":")[1])
+    query, data = pressed(update)
+    qid = int(data[1])
     svc = runtime(context).svc
     result = await questionnaire.start(svc, qid, query.from_user.id)
     await _show_item_result(update, context, result, qid)
 
 
 async def decline_questionnaire(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    qid = int(query.data.split(":")[1])
+    query, data = pressed(update)
+    qid = int(data[1])
     person = await people.identify(runtime(context).svc, query.from_user.id)
     with use_language(person.language):
         result = await questionnaire.decline(runtime(context).svc, qid, query.from_user.id)
@@ -105,9 +111,8 @@ async def decline_questionnaire(update: Update, context: Context) -> None:
 
 async def answer_button(update: Update, context: Context) -> None:
     """q:<questionnaire>:<position>:<0-10|s|b> — an answer, a skip or a step back."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    parts = query.data.split(":")
+    query, data = pressed(update)
+    parts = data
     svc = runtime(context).svc
     try:
         qid, position, choice = int(parts[1]), int(parts[2]), parts[3]
@@ -156,8 +161,12 @@ async def _finish(update: Update, context: Context, result: Finished) -> None:
         if photo:
             chat = update.effective_chat
             assert chat is not None
-            await context.bot.send_photo(chat.id, InputFile(photo, filename="forloeb.png"),
-                                         caption=_("Sådan har det gået ifølge dine svar."), parse_mode=ParseMode.HTML)
+            await context.bot.send_photo(
+                chat.id,
+                InputFile(photo, filename="forloeb.png"),
+                caption=_("Sådan har det gået ifølge dine svar."),
+                parse_mode=ParseMode.HTML,
+            )
 
 
 def _family_chart(result: Finished, rt, language: str) -> bytes | None:  # type: ignore[no-untyped-def]
@@ -251,9 +260,8 @@ async def language_command(update: Update, context: Context, person: Person) -> 
 
 
 async def language_chosen(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    language = query.data.split(":", 1)[1]
+    query, data = pressed(update)
+    language = data[1]
     svc = runtime(context).svc
     person = await people.identify(svc, query.from_user.id)
     if not person.known or language not in available_languages():
@@ -292,13 +300,12 @@ async def stop_command(update: Update, context: Context, person: Person) -> None
 
 
 async def stop_chosen(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    query, data = pressed(update)
     svc = runtime(context).svc
     person = await people.identify(svc, query.from_user.id)
     with use_language(person.language or normalize_language(query.from_user.language_code)):
         await query.answer()
-        if query.data != "st:y":
+        if data[1] != "y":
             await show_in_place(update, context, views.stop_cancelled())
             return
         result = await people.withdraw(svc, query.from_user.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import BadRequest
 
@@ -53,7 +55,5 @@ async def set_for_caseworker(bot: Bot, chat_id: int, language: str) -> None:
 
 
 async def clear_for_chat(bot: Bot, chat_id: int) -> None:
-    try:
+    with contextlib.suppress(BadRequest):  # nothing was set for this chat
         await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
-    except BadRequest:
-        pass  # nothing was set for this chat

@@ -6,8 +6,8 @@ without passing the language around. Danish is the source language: msgids are t
 
 from bot.i18n.core import (
     DEFAULT_LANGUAGE,
-    LazyString,
     N_,
+    LazyString,
     _,
     available_languages,
     current_language,

@@ -41,15 +41,15 @@ def _format(when: datetime, tz: ZoneInfo, patterns: dict[str, str], fallback: st
 
 
 def format_datetime_long(when: datetime, tz: ZoneInfo) -> str:
-    """"tirsdag den 24. november kl. 14.30"."""
+    """ "tirsdag den 24. november kl. 14.30"."""
     return _format(when, tz, _LONG, "medium")
 
 
 def format_datetime_short(when: datetime, tz: ZoneInfo) -> str:
-    """"24.11. kl. 14.30"."""
+    """ "24.11. kl. 14.30"."""
     return _format(when, tz, _SHORT, "short")
 
 
 def format_date_short(when: datetime, tz: ZoneInfo) -> str:
-    """"24.11." for chart axes and tables."""
+    """ "24.11." for chart axes and tables."""
     return _format(when, tz, _DATE_SHORT, "d MMM")

@@ -85,8 +85,10 @@ async def list_cases(svc: Services, caseworker: Caseworker) -> list[Case]:
 
 def role_fits(role: Role, band: AgeBand) -> bool:
     """A young person answers for themselves only at 13-17, a child only at 6-12; parents always."""
-    return role is Role.PARENT or (role is Role.YOUTH and band is AgeBand.YOUTH) or (
-        role is Role.CHILD and band is AgeBand.CHILD
+    return (
+        role is Role.PARENT
+        or (role is Role.YOUTH and band is AgeBand.YOUTH)
+        or (role is Role.CHILD and band is AgeBand.CHILD)
     )
 
 
@@ -113,8 +115,13 @@ async def invite(svc: Services, caseworker: Caseworker, case_id: int, role: Role
         token = new_token(svc.random_bytes)
         expires_at = now + svc.policy.family_invite_ttl
         await repo.insert_invitation(
-            token_hash(token), "respondent", respondent_id=respondent_id, caseworker_id=None,
-            created_by=caseworker.id, now=now, expires_at=expires_at,
+            token_hash(token),
+            "respondent",
+            respondent_id=respondent_id,
+            caseworker_id=None,
+            created_by=caseworker.id,
+            now=now,
+            expires_at=expires_at,
         )
         await repo.audit(f"caseworker:{caseworker.id}", f"invited:{role.value}", now, case_id=case.id)
     return Invitation(token, respondent_id, role, expires_at, case)

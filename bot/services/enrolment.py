@@ -29,8 +29,13 @@ async def add_caseworker(svc: Services, name: str, team: str = "", role: str = "
     async with svc.storage.transaction() as repo:
         caseworker_id = await repo.insert_caseworker(name.strip(), team.strip(), role, now)
         await repo.insert_invitation(
-            token_hash(token), "caseworker", respondent_id=None, caseworker_id=caseworker_id,
-            created_by=None, now=now, expires_at=expires_at,
+            token_hash(token),
+            "caseworker",
+            respondent_id=None,
+            caseworker_id=caseworker_id,
+            created_by=None,
+            now=now,
+            expires_at=expires_at,
         )
         await repo.audit("operator", f"caseworker_added:{role}", now)
     return Enrolment(caseworker_id, token, expires_at)
@@ -46,8 +51,13 @@ async def new_enrolment_link(svc: Services, caseworker_id: int) -> Enrolment | N
         if caseworker is None or not caseworker.active:
             return None
         await repo.insert_invitation(
-            token_hash(token), "caseworker", respondent_id=None, caseworker_id=caseworker_id,
-            created_by=None, now=now, expires_at=expires_at,
+            token_hash(token),
+            "caseworker",
+            respondent_id=None,
+            caseworker_id=caseworker_id,
+            created_by=None,
+            now=now,
+            expires_at=expires_at,
         )
         await repo.audit("operator", "caseworker_link_renewed", now)
     return Enrolment(caseworker_id, token, expires_at)
@@ -82,9 +92,7 @@ class ChannelLink:
     previous_chat_id: int | None = None
 
 
-async def link_channel(
-    svc: Services, added_by_user_id: int, chat_id: int, chat_type: str, title: str
-) -> ChannelLink:
+async def link_channel(svc: Services, added_by_user_id: int, chat_id: int, chat_type: str, title: str) -> ChannelLink:
     now = svc.now()
     async with svc.storage.transaction() as repo:
         caseworker = await repo.caseworker_by_user(added_by_user_id)

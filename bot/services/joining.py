@@ -98,7 +98,9 @@ async def answer_consent(
         await repo.insert_consent(respondent.id, given, CONSENT_TEXT_VERSION, respondent.language, now)
         await repo.set_respondent_status(respondent.id, "active" if given else "declined", now)
         await repo.audit(
-            f"respondent:{respondent.id}", "consent_given" if given else "consent_declined", now,
+            f"respondent:{respondent.id}",
+            "consent_given" if given else "consent_declined",
+            now,
             case_id=respondent.case_id,
         )
         return (ConsentOutcome.GIVEN if given else ConsentOutcome.DECLINED), respondent.language

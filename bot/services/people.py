@@ -66,9 +66,7 @@ async def withdraw(svc: Services, telegram_user_id: int) -> Withdrawal:
     now = svc.now()
     delete = svc.policy.on_withdrawal == "delete_answers"
     async with svc.storage.transaction() as repo:
-        respondents = [
-            r for r in await repo.respondents_of_user(telegram_user_id) if r.status != "withdrawn"
-        ]
+        respondents = [r for r in await repo.respondents_of_user(telegram_user_id) if r.status != "withdrawn"]
         for r in respondents:
             for qid in await repo.cancel_questionnaires_of_respondent(r.id):
                 await repo.cancel_outbox(f"q:{qid}:", now)
@@ -108,8 +106,13 @@ async def my_data(svc: Services, telegram_user_id: int) -> dict[str, Any]:
                         "meeting_at": meeting.held_at if meeting else None,
                         "status": q.status,
                         "answers": [
-                            {"instrument": inst.key, "item": item.key, "domain": item.domain,
-                             "value_tenths": answers.get(pos), "answered": pos in answers}
+                            {
+                                "instrument": inst.key,
+                                "item": item.key,
+                                "domain": item.domain,
+                                "value_tenths": answers.get(pos),
+                                "answered": pos in answers,
+                            }
                             for pos, (inst, item) in enumerate(items)
                         ],
                     }

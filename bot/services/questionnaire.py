@@ -163,12 +163,20 @@ async def prompt_sent(svc: Services, questionnaire_id: int, chat_id: int, messag
         )
         if remind_at < expires_at:
             await repo.enqueue(
-                "reminder", f"q:{questionnaire_id}:reminder", remind_at, now,
-                payload={"questionnaire_id": questionnaire_id}, priority=4,
+                "reminder",
+                f"q:{questionnaire_id}:reminder",
+                remind_at,
+                now,
+                payload={"questionnaire_id": questionnaire_id},
+                priority=4,
             )
         await repo.enqueue(
-            "expire", f"q:{questionnaire_id}:expire", expires_at, now,
-            payload={"questionnaire_id": questionnaire_id}, priority=3,
+            "expire",
+            f"q:{questionnaire_id}:expire",
+            expires_at,
+            now,
+            payload={"questionnaire_id": questionnaire_id},
+            priority=3,
         )
 
 
@@ -234,7 +242,7 @@ async def back(svc: Services, questionnaire_id: int, position: int, telegram_use
 
 
 async def decline(svc: Services, questionnaire_id: int, telegram_user_id: int) -> bool | Stale:
-    """"Not this time": recorded as not answered, no reminder."""
+    """ "Not this time": recorded as not answered, no reminder."""
     now = svc.now()
     async with svc.storage.transaction() as repo:
         owned = await _owned(repo, questionnaire_id, telegram_user_id)
@@ -245,8 +253,9 @@ async def decline(svc: Services, questionnaire_id: int, telegram_user_id: int) -
         await repo.cancel_outbox(f"q:{q.id}:reminder", now)
         await repo.cancel_outbox(f"q:{q.id}:expire", now)
         meeting = await repo.meeting(q.meeting_id)
-        await repo.audit(f"respondent:{respondent.id}", "questionnaire_declined", now,
-                         case_id=meeting.case_id if meeting else None)
+        await repo.audit(
+            f"respondent:{respondent.id}", "questionnaire_declined", now, case_id=meeting.case_id if meeting else None
+        )
         return True
 
 
@@ -307,7 +316,9 @@ def measurement(row: HistoryRow) -> Measurement:
     return Measurement(row.meeting_at, ors if has_ors else None, srs if has_srs else None)
 
 
-async def _complete(svc: Services, repo: Repository, q: Questionnaire, respondent: Respondent, now: datetime) -> Finished:
+async def _complete(
+    svc: Services, repo: Repository, q: Questionnaire, respondent: Respondent, now: datetime
+) -> Finished:
     await repo.update_questionnaire(q.id, status="completed", completed_at=now)
     await repo.cancel_outbox(f"q:{q.id}:reminder", now)
     await repo.cancel_outbox(f"q:{q.id}:expire", now)
@@ -319,8 +330,13 @@ async def _complete(svc: Services, repo: Repository, q: Questionnaire, responden
     findings = evaluate(measurements, case.age_band, svc.policy.thresholds, instruments=pair)
     for finding in findings:
         alert_id = await repo.insert_alert(
-            case.id, respondent.id, q.id, finding.kind.value, finding.severity.value,
-            _params(finding.params, finding.message), now,
+            case.id,
+            respondent.id,
+            q.id,
+            finding.kind.value,
+            finding.severity.value,
+            _params(finding.params, finding.message),
+            now,
         )
         if finding.severity.value != "positive":
             await _enqueue_alert(repo, case, alert_id, now)
@@ -356,8 +372,13 @@ async def _enqueue_for_caseworker(
     caseworker = await repo.caseworker(case.caseworker_id)
     chat_id = channel.chat_id if channel else (caseworker.telegram_user_id if caseworker else None)
     await repo.enqueue(
-        kind, f"cw:{case.caseworker_id}:{key}", now, now, chat_id=chat_id,
-        payload={**payload, "caseworker_id": case.caseworker_id}, priority=priority,
+        kind,
+        f"cw:{case.caseworker_id}:{key}",
+        now,
+        now,
+        chat_id=chat_id,
+        payload={**payload, "caseworker_id": case.caseworker_id},
+        priority=priority,
     )
 
 
@@ -366,12 +387,22 @@ async def _enqueue_alert(repo: Repository, case: Case, alert_id: int, now: datet
 
 
 async def raise_service_alert(
-    repo: Repository, case: Case, respondent_id: int, kind: AlertKind, now: datetime, questionnaire_id: int | None = None
+    repo: Repository,
+    case: Case,
+    respondent_id: int,
+    kind: AlertKind,
+    now: datetime,
+    questionnaire_id: int | None = None,
 ) -> None:
     finding = service_finding(kind)
     alert_id = await repo.insert_alert(
-        case.id, respondent_id, questionnaire_id, kind.value, finding.severity.value,
-        _params(finding.params, finding.message), now,
+        case.id,
+        respondent_id,
+        questionnaire_id,
+        kind.value,
+        finding.severity.value,
+        _params(finding.params, finding.message),
+        now,
     )
     await _enqueue_alert(repo, case, alert_id, now)
 
@@ -394,9 +425,7 @@ async def prepare_reminder(svc: Services, questionnaire_id: int) -> Prompt | Non
 
 async def reminder_sent(svc: Services, questionnaire_id: int, chat_id: int, message_id: int) -> None:
     async with svc.storage.transaction() as repo:
-        await repo.update_questionnaire(
-            questionnaire_id, reminded_at=svc.now(), chat_id=chat_id, message_id=message_id
-        )
+        await repo.update_questionnaire(questionnaire_id, reminded_at=svc.now(), chat_id=chat_id, message_id=message_id)
 
 
 @dataclass(frozen=True)

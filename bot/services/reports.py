@@ -131,17 +131,19 @@ async def export_csv(svc: Services, caseworker: Caseworker, case_id: int) -> tup
             inst = instrument(q.ors_instrument if position < ORS_ITEMS else q.srs_instrument)
             item = inst.items[position % ORS_ITEMS]
             value = row.values[position]
-            writer.writerow([
-                case.label,
-                row.meeting_at.astimezone(svc.policy.timezone).strftime("%Y-%m-%d %H:%M"),
-                respondent.id,
-                respondent.role.value,
-                row.status,
-                inst.key,
-                item.key,
-                position + 1,
-                "" if value is None else f"{value / 10:.1f}".replace(".", ","),
-            ])
+            writer.writerow(
+                [
+                    case.label,
+                    row.meeting_at.astimezone(svc.policy.timezone).strftime("%Y-%m-%d %H:%M"),
+                    respondent.id,
+                    respondent.role.value,
+                    row.status,
+                    inst.key,
+                    item.key,
+                    position + 1,
+                    "" if value is None else f"{value / 10:.1f}".replace(".", ","),
+                ]
+            )
     return case, out.getvalue()
 
 

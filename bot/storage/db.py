@@ -65,7 +65,7 @@ class Database(ABC):
     async def backup(self, target: str) -> None:
         """A consistent copy of the live database."""
 
-    async def lock_for_migrations(self, conn: Connection) -> None:
+    async def lock_for_migrations(self, conn: Connection) -> None:  # noqa: B027 - a no-op by default
         """Make concurrent start-ups take turns applying migrations (SQLite's write lock already does)."""
 
 

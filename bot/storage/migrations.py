@@ -44,9 +44,7 @@ async def migrate(db: Database, now: datetime) -> list[int]:
         async with db.transaction() as conn:
             await db.lock_for_migrations(conn)
             # Checked inside the transaction so two processes starting together apply it once.
-            done = await conn.fetch_one(
-                "SELECT 1 FROM schema_migrations WHERE version = :v", {"v": migration.version}
-            )
+            done = await conn.fetch_one("SELECT 1 FROM schema_migrations WHERE version = :v", {"v": migration.version})
             if done:
                 continue
             await conn.execute_script(migration.sql.replace("{{id}}", db.id_column))

@@ -72,9 +72,7 @@ class Repository:
         return changed == 1
 
     async def prune_processed_updates(self, before: datetime) -> int:
-        return await self.conn.execute(
-            "DELETE FROM processed_updates WHERE at < :t", {"t": to_db_time(before)}
-        )
+        return await self.conn.execute("DELETE FROM processed_updates WHERE at < :t", {"t": to_db_time(before)})
 
     # --- caseworkers ---------------------------------------------------------------------------
 
@@ -89,9 +87,7 @@ class Repository:
         return Caseworker.from_row(row) if row else None
 
     async def caseworker_by_user(self, telegram_user_id: int) -> Caseworker | None:
-        row = await self._one(
-            "SELECT * FROM caseworkers WHERE telegram_user_id = :u", {"u": telegram_user_id}
-        )
+        row = await self._one("SELECT * FROM caseworkers WHERE telegram_user_id = :u", {"u": telegram_user_id})
         return Caseworker.from_row(row) if row else None
 
     async def caseworkers(self) -> list[Caseworker]:
@@ -102,7 +98,9 @@ class Repository:
         rows = await self.conn.fetch_all("SELECT * FROM caseworkers WHERE name = :n ORDER BY id", {"n": name})
         return [Caseworker.from_row(r) for r in rows]
 
-    async def link_caseworker_user(self, caseworker_id: int, telegram_user_id: int, language: str, now: datetime) -> None:
+    async def link_caseworker_user(
+        self, caseworker_id: int, telegram_user_id: int, language: str, now: datetime
+    ) -> None:
         await self.conn.execute(
             "UPDATE caseworkers SET telegram_user_id = :u, language = :l, linked_at = :t WHERE id = :id",
             {"u": telegram_user_id, "l": language, "t": to_db_time(now), "id": caseworker_id},
@@ -131,14 +129,10 @@ class Repository:
         return Channel.from_row(row) if row else None
 
     async def channel_by_chat(self, chat_id: int) -> Channel | None:
-        row = await self._one(
-            "SELECT * FROM channels WHERE chat_id = :c AND unlinked_at IS NULL", {"c": chat_id}
-        )
+        row = await self._one("SELECT * FROM channels WHERE chat_id = :c AND unlinked_at IS NULL", {"c": chat_id})
         return Channel.from_row(row) if row else None
 
-    async def link_channel(
-        self, caseworker_id: int, chat_id: int, chat_type: str, title: str, now: datetime
-    ) -> int:
+    async def link_channel(self, caseworker_id: int, chat_id: int, chat_type: str, title: str, now: datetime) -> int:
         await self.unlink_channels_of(caseworker_id, now)
         await self.conn.execute(
             "UPDATE channels SET unlinked_at = :t WHERE chat_id = :c AND unlinked_at IS NULL",
@@ -222,9 +216,7 @@ class Repository:
         return Respondent.from_row(row) if row else None
 
     async def respondents_of_case(self, case_id: int) -> list[Respondent]:
-        rows = await self.conn.fetch_all(
-            "SELECT * FROM respondents WHERE case_id = :c ORDER BY id", {"c": case_id}
-        )
+        rows = await self.conn.fetch_all("SELECT * FROM respondents WHERE case_id = :c ORDER BY id", {"c": case_id})
         return [Respondent.from_row(r) for r in rows]
 
     async def respondents_of_user(self, telegram_user_id: int) -> list[Respondent]:
@@ -243,14 +235,12 @@ class Repository:
         column = {"active": "joined_at", "withdrawn": "withdrawn_at"}.get(status)
         extra = f", {column} = :t" if column else ""
         await self.conn.execute(
-            f"UPDATE respondents SET status = :s{extra} WHERE id = :id",  # noqa: S608 - column from a fixed map
+            f"UPDATE respondents SET status = :s{extra} WHERE id = :id",
             {"s": status, "t": to_db_time(now), "id": respondent_id},
         )
 
     async def unlink_respondent_user(self, respondent_id: int) -> None:
-        await self.conn.execute(
-            "UPDATE respondents SET telegram_user_id = NULL WHERE id = :id", {"id": respondent_id}
-        )
+        await self.conn.execute("UPDATE respondents SET telegram_user_id = NULL WHERE id = :id", {"id": respondent_id})
 
     async def set_user_language(self, telegram_user_id: int, language: str) -> None:
         await self.conn.execute(
@@ -271,14 +261,14 @@ class Repository:
 
     async def mark_reachable(self, telegram_user_id: int) -> None:
         await self.conn.execute(
-            "UPDATE respondents SET unreachable_since = NULL WHERE telegram_user_id = :u AND unreachable_since IS NOT NULL",
+            "UPDATE respondents SET unreachable_since = NULL WHERE telegram_user_id = "
+            ":u AND unreachable_since IS NOT NULL",
             {"u": telegram_user_id},
         )
 
     async def delete_answers_of_respondent(self, respondent_id: int) -> int:
         return await self.conn.execute(
-            "DELETE FROM answers WHERE questionnaire_id IN "
-            "(SELECT id FROM questionnaires WHERE respondent_id = :r)",
+            "DELETE FROM answers WHERE questionnaire_id IN (SELECT id FROM questionnaires WHERE respondent_id = :r)",
             {"r": respondent_id},
         )
 
@@ -296,7 +286,8 @@ class Repository:
         expires_at: datetime,
     ) -> int:
         return await self._insert(
-            "INSERT INTO invitations (token_hash, purpose, respondent_id, caseworker_id, created_by, created_at, expires_at) "
+            "INSERT INTO invitations (token_hash, purpose, respondent_id, caseworker_id, "
+            "created_by, created_at, expires_at) "
             "VALUES (:h, :p, :r, :cw, :by, :t, :e)",
             {
                 "h": token_hash,
@@ -325,7 +316,8 @@ class Repository:
 
     async def revoke_invitations_of_respondent(self, respondent_id: int, now: datetime) -> None:
         await self.conn.execute(
-            "UPDATE invitations SET revoked_at = :t WHERE respondent_id = :r AND used_at IS NULL AND revoked_at IS NULL",
+            "UPDATE invitations SET revoked_at = :t WHERE respondent_id = :r AND "
+            "used_at IS NULL AND revoked_at IS NULL",
             {"t": to_db_time(now), "r": respondent_id},
         )
 
@@ -386,7 +378,8 @@ class Repository:
     ) -> int | None:
         """None when this respondent already has a questionnaire for this meeting."""
         row = await self._one(
-            "INSERT INTO questionnaires (meeting_id, respondent_id, ors_instrument, srs_instrument, created_at, due_at) "
+            "INSERT INTO questionnaires (meeting_id, respondent_id, ors_instrument, "
+            "srs_instrument, created_at, due_at) "
             "VALUES (:m, :r, :o, :s, :t, :d) ON CONFLICT (meeting_id, respondent_id) DO NOTHING RETURNING id",
             {"m": meeting_id, "r": respondent_id, "o": ors, "s": srs, "t": to_db_time(now), "d": to_db_time(due_at)},
         )
@@ -414,14 +407,21 @@ class Repository:
 
     async def update_questionnaire(self, questionnaire_id: int, **fields: Any) -> None:
         allowed = {
-            "status", "position", "chat_id", "message_id", "sent_at", "reminded_at", "completed_at", "expires_at",
+            "status",
+            "position",
+            "chat_id",
+            "message_id",
+            "sent_at",
+            "reminded_at",
+            "completed_at",
+            "expires_at",
         }
         if not fields or not set(fields) <= allowed:
             raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
         values = {k: to_db_time(v) if isinstance(v, datetime) else v for k, v in fields.items()}
         assignments = ", ".join(f"{k} = :{k}" for k in values)
         await self.conn.execute(
-            f"UPDATE questionnaires SET {assignments} WHERE id = :id",  # noqa: S608 - names from a fixed set
+            f"UPDATE questionnaires SET {assignments} WHERE id = :id",
             {**values, "id": questionnaire_id},
         )
 
@@ -455,7 +455,8 @@ class Repository:
     async def upsert_answer(self, questionnaire_id: int, position: int, value: int | None, now: datetime) -> None:
         await self.conn.execute(
             "INSERT INTO answers (questionnaire_id, position, value, answered_at) VALUES (:q, :p, :v, :t) "
-            "ON CONFLICT (questionnaire_id, position) DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at",
+            "ON CONFLICT (questionnaire_id, position) DO UPDATE SET value = "
+            "excluded.value, answered_at = excluded.answered_at",
             {"q": questionnaire_id, "p": position, "v": value, "t": to_db_time(now)},
         )
 
@@ -474,7 +475,7 @@ class Repository:
             "SELECT q.id AS qid, q.respondent_id, q.status, m.held_at, a.position, a.value "
             "FROM questionnaires q JOIN meetings m ON m.id = q.meeting_id "
             "JOIN answers a ON a.questionnaire_id = q.id "
-            f"WHERE q.respondent_id IN ({placeholders}) AND q.status IN ('completed', 'expired', 'in_progress') "  # noqa: S608
+            f"WHERE q.respondent_id IN ({placeholders}) AND q.status IN ('completed', 'expired', 'in_progress') "
             "ORDER BY m.held_at, q.id, a.position",
             names,
         )
@@ -498,7 +499,7 @@ class Repository:
         names, placeholders = _in_list("r", respondent_ids)
         rows = await self.conn.fetch_all(
             "SELECT q.respondent_id, q.status FROM questionnaires q "
-            f"WHERE q.respondent_id IN ({placeholders}) AND q.status <> 'scheduled' "  # noqa: S608
+            f"WHERE q.respondent_id IN ({placeholders}) AND q.status <> 'scheduled' "
             "ORDER BY q.due_at, q.id",
             names,
         )
@@ -537,7 +538,8 @@ class Repository:
     async def acknowledge_alert(self, alert_id: int, caseworker_id: int, now: datetime) -> bool:
         return (
             await self.conn.execute(
-                "UPDATE alerts SET acknowledged_at = :t, acknowledged_by = :cw WHERE id = :id AND acknowledged_at IS NULL",
+                "UPDATE alerts SET acknowledged_at = :t, acknowledged_by = :cw WHERE id "
+                "= :id AND acknowledged_at IS NULL",
                 {"t": to_db_time(now), "cw": caseworker_id, "id": alert_id},
             )
             == 1
@@ -641,7 +643,8 @@ class Repository:
     async def outbox_stats(self, now: datetime) -> dict[str, Any]:
         row = await self._one(
             "SELECT COUNT(*) AS pending, MIN(due_at) AS oldest_due, "
-            "SUM(CASE WHEN due_at <= :now THEN 1 ELSE 0 END) AS overdue FROM outbox WHERE status IN ('pending', 'sending')",
+            "SUM(CASE WHEN due_at <= :now THEN 1 ELSE 0 END) AS overdue FROM outbox "
+            "WHERE status IN ('pending', 'sending')",
             {"now": to_db_time(now)},
         )
         failed = await self._one("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'")
@@ -660,7 +663,9 @@ class Repository:
 
     # --- audit and health ------------------------------------------------------------------------
 
-    async def audit(self, actor: str, action: str, now: datetime, *, case_id: int | None = None, detail: str = "") -> None:
+    async def audit(
+        self, actor: str, action: str, now: datetime, *, case_id: int | None = None, detail: str = ""
+    ) -> None:
         await self.conn.execute(
             "INSERT INTO audit_events (at, actor, action, case_id, detail) VALUES (:t, :a, :ac, :c, :d)",
             {"t": to_db_time(now), "a": actor, "ac": action, "c": case_id, "d": detail},
@@ -703,7 +708,7 @@ class ReportQueries:
             return []
         names, placeholders = _in_list("c", case_ids)
         rows = await self.conn.fetch_all(
-            f"SELECT * FROM respondents WHERE case_id IN ({placeholders}) ORDER BY case_id, id",  # noqa: S608
+            f"SELECT * FROM respondents WHERE case_id IN ({placeholders}) ORDER BY case_id, id",
             names,
         )
         return [Respondent.from_row(r) for r in rows]
@@ -713,7 +718,7 @@ class ReportQueries:
             return {}
         names, placeholders = _in_list("c", case_ids)
         rows = await self.conn.fetch_all(
-            f"SELECT case_id, COUNT(*) AS n FROM alerts WHERE case_id IN ({placeholders}) "  # noqa: S608
+            f"SELECT case_id, COUNT(*) AS n FROM alerts WHERE case_id IN ({placeholders}) "
             "AND acknowledged_at IS NULL AND severity <> 'positive' GROUP BY case_id",
             names,
         )
@@ -738,7 +743,7 @@ class ReportQueries:
         rows = await self.conn.fetch_all(
             "SELECT c.caseworker_id AS cw, q.status, COUNT(*) AS n FROM questionnaires q "
             "JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id "
-            f"WHERE c.caseworker_id IN ({placeholders}) AND q.due_at >= :since AND q.due_at < :until "  # noqa: S608
+            f"WHERE c.caseworker_id IN ({placeholders}) AND q.due_at >= :since AND q.due_at < :until "
             "GROUP BY c.caseworker_id, q.status",
             {**names, "since": to_db_time(since), "until": to_db_time(until)},
         )
@@ -752,7 +757,7 @@ class ReportQueries:
         rows = await self.conn.fetch_all(
             "SELECT SUM(a.value) AS total FROM questionnaires q JOIN answers a ON a.questionnaire_id = q.id "
             "JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id "
-            f"WHERE c.caseworker_id IN ({placeholders}) AND q.status = 'completed' "  # noqa: S608
+            f"WHERE c.caseworker_id IN ({placeholders}) AND q.status = 'completed' "
             "AND q.completed_at >= :since AND q.completed_at < :until AND a.position >= 4 "
             "GROUP BY q.id HAVING COUNT(a.value) = 4",
             {**names, "since": to_db_time(since), "until": to_db_time(until)},
@@ -770,7 +775,7 @@ class ReportQueries:
             " SELECT q.respondent_id AS rid, c.age_band AS band, m.held_at AS at, SUM(a.value) AS total"
             " FROM questionnaires q JOIN answers a ON a.questionnaire_id = q.id"
             " JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id"
-            f" WHERE c.caseworker_id IN ({placeholders}) AND c.status = 'open' AND q.status = 'completed'"  # noqa: S608
+            f" WHERE c.caseworker_id IN ({placeholders}) AND c.status = 'open' AND q.status = 'completed'"
             " AND a.position < 4 GROUP BY q.id, q.respondent_id, c.age_band, m.held_at HAVING COUNT(a.value) = 4),"
             " ranked AS (SELECT rid, band, total,"
             " ROW_NUMBER() OVER (PARTITION BY rid ORDER BY at) AS first_rank,"
@@ -789,7 +794,7 @@ class ReportQueries:
         names, placeholders = _in_list("w", caseworker_ids)
         rows = await self.conn.fetch_all(
             "SELECT c.caseworker_id AS cw, COUNT(*) AS n FROM meetings m JOIN cases c ON c.id = m.case_id "
-            f"WHERE c.caseworker_id IN ({placeholders}) AND m.held_at >= :since AND m.held_at < :until "  # noqa: S608
+            f"WHERE c.caseworker_id IN ({placeholders}) AND m.held_at >= :since AND m.held_at < :until "
             "GROUP BY c.caseworker_id",
             {**names, "since": to_db_time(since), "until": to_db_time(until)},
         )
@@ -800,7 +805,7 @@ class ReportQueries:
             return {}
         names, placeholders = _in_list("w", caseworker_ids)
         rows = await self.conn.fetch_all(
-            f"SELECT caseworker_id AS cw, COUNT(*) AS n FROM cases WHERE caseworker_id IN ({placeholders}) "  # noqa: S608
+            f"SELECT caseworker_id AS cw, COUNT(*) AS n FROM cases WHERE caseworker_id IN ({placeholders}) "
             "AND status = 'open' GROUP BY caseworker_id",
             names,
         )

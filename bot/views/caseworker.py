@@ -46,7 +46,10 @@ def welcome(caseworker: Caseworker) -> Out:
         lines(
             _("Velkommen, {name}. Din Telegram-konto er nu koblet til FIT-bot.").format(name=esc(caseworker.name)),
             "",
-            _("Opret en kanal eller gruppe, og tilføj mig som administrator. Så sender jeg opsummeringer og advarsler dertil."),
+            _(
+                "Opret en kanal eller gruppe, og tilføj mig som administrator. Så sender "
+                "jeg opsummeringer og advarsler dertil."
+            ),
             "",
             _("Skriv /hjaelp for at se dine kommandoer."),
         )
@@ -83,7 +86,9 @@ def new_case_usage() -> Out:
 def ask_band(label: str) -> Out:
     buttons = [Button(band_name(b), f"nb:{b.value}:{label}") for b in AgeBand]
     return Out(
-        _("Hvor gammelt er barnet i sag {label}? Det afgør skæringspunktet for ORS.").format(label=f"<b>{esc(label)}</b>"),
+        _("Hvor gammelt er barnet i sag {label}? Det afgør skæringspunktet for ORS.").format(
+            label=f"<b>{esc(label)}</b>"
+        ),
         buttons=rows(buttons, 3),
     )
 
@@ -95,7 +100,9 @@ def label_refused(refused: LabelRefused) -> Out:
 def case_created(case: Case) -> Out:
     return Out(
         lines(
-            _("Sag {label} er oprettet ({band}).").format(label=f"<b>{esc(case.label)}</b>", band=band_name(case.age_band)),
+            _("Sag {label} er oprettet ({band}).").format(
+                label=f"<b>{esc(case.label)}</b>", band=band_name(case.age_band)
+            ),
             "",
             _("Invitér familien med /inviter {label} forælder.").format(label=esc(case.label)),
         )
@@ -128,13 +135,17 @@ def pick_role(case: Case) -> Out:
     if case.age_band is AgeBand.CHILD:
         roles.append(Role.CHILD)
     buttons = [Button(role_name(r), f"ir:{case.id}:{r.value}") for r in roles]
-    return Out(_("Hvem skal inviteres i sag {label}?").format(label=f"<b>{esc(case.label)}</b>"), buttons=(tuple(buttons),))
+    return Out(
+        _("Hvem skal inviteres i sag {label}?").format(label=f"<b>{esc(case.label)}</b>"), buttons=(tuple(buttons),)
+    )
 
 
 def invitation(inv: Invitation, link: str, qr_png: bytes, tz: ZoneInfo) -> Out:
     return Out(
         lines(
-            _("Invitation til {role} i sag {label}").format(role=role_name(inv.role), label=f"<b>{esc(inv.case.label)}</b>"),
+            _("Invitation til {role} i sag {label}").format(
+                role=role_name(inv.role), label=f"<b>{esc(inv.case.label)}</b>"
+            ),
             "",
             link,
             "",
@@ -148,12 +159,16 @@ def invitation(inv: Invitation, link: str, qr_png: bytes, tz: ZoneInfo) -> Out:
 
 
 def meeting_usage() -> Out:
-    return Out(_("Jeg forstod ikke tidspunktet. Skriv fx /moede A12, /moede A12 i dag 14:30 eller /moede A12 24.11 14:30."))
+    return Out(
+        _("Jeg forstod ikke tidspunktet. Skriv fx /moede A12, /moede A12 i dag 14:30 eller /moede A12 24.11 14:30.")
+    )
 
 
 def meeting_logged(result: MeetingLogged, tz: ZoneInfo) -> Out:
     label = f"<b>{esc(result.case.label)}</b>"
-    head = _("Møde i sag {label} registreret: {when}.").format(label=label, when=format_datetime_long(result.held_at, tz))
+    head = _("Møde i sag {label} registreret: {when}.").format(
+        label=label, when=format_datetime_long(result.held_at, tz)
+    )
     if result.prompts_due:
         first = min(result.prompts_due)
         body = ngettext(
@@ -181,7 +196,9 @@ def case_closed(case: Case) -> Out:
 
 def confirm_close(case: Case) -> Out:
     return Out(
-        _("Vil du lukke sag {label}? Der sendes så ikke flere spørgsmål i sagen.").format(label=f"<b>{esc(case.label)}</b>"),
+        _("Vil du lukke sag {label}? Der sendes så ikke flere spørgsmål i sagen.").format(
+            label=f"<b>{esc(case.label)}</b>"
+        ),
         buttons=((Button(_("Ja, luk sagen"), f"lk:{case.id}"), Button(_("Nej"), "lk:0")),),
     )
 
@@ -217,14 +234,15 @@ def _status_name(status: str) -> str:
 def cases_overview(cases: Sequence[CaseOverview], thresholds: Thresholds) -> Out:
     if not cases:
         return Out(_("Du har ingen åbne sager. Opret en med /nysag."))
-    blocks = [
-        "<b>" + ngettext("{count} åben sag", "{count} åbne sager", len(cases)).format(count=len(cases)) + "</b>"
-    ]
+    blocks = ["<b>" + ngettext("{count} åben sag", "{count} åbne sager", len(cases)).format(count=len(cases)) + "</b>"]
     for o in cases:
         head = f"<b>{esc(o.case.label)}</b> ({band_name(o.case.age_band)})"
         if o.open_alerts:
-            head += " " + ALERT_MARK + " " + ngettext("{count} advarsel", "{count} advarsler", o.open_alerts).format(
-                count=o.open_alerts
+            head += (
+                " "
+                + ALERT_MARK
+                + " "
+                + ngettext("{count} advarsel", "{count} advarsler", o.open_alerts).format(count=o.open_alerts)
             )
         body = [f"  {_respondent_line(t, thresholds.reliable_change)}" for t in o.respondents] or [
             "  " + _("ingen har sagt ja endnu")
@@ -272,13 +290,13 @@ def chart(
 def case_detail(detail: CaseDetail, thresholds: Thresholds, tz: ZoneInfo) -> Out:
     case = detail.case
     parts = [
-        f"<b>{esc(case.label)}</b> · {band_name(case.age_band)}"
-        + ("" if case.is_open else " · " + _("lukket")),
+        f"<b>{esc(case.label)}</b> · {band_name(case.age_band)}" + ("" if case.is_open else " · " + _("lukket")),
         _("Skæringspunkt for ORS: {value}").format(value=format_points(cutoff(case.age_band, thresholds))),
         "",
     ]
     for t in detail.respondents:
-        parts.append(f"<b>{role_name(t.respondent.role)}</b> ({_status_name(t.respondent.status) if t.respondent.status != 'active' else _('med')})")
+        status = _("med") if t.respondent.active else _status_name(t.respondent.status)
+        parts.append(f"<b>{role_name(t.respondent.role)}</b> ({status})")
         for at, ors, srs in zip(t.meeting_times, t.ors_totals, t.srs_totals, strict=True):
             parts.append(f"  {format_date_short(at, tz)}  ORS {format_points(ors)} · SRS {format_points(srs)}")
         if not t.meeting_times:
@@ -303,8 +321,12 @@ def case_detail(detail: CaseDetail, thresholds: Thresholds, tz: ZoneInfo) -> Out
 def alert_text(alert: Alert) -> str:
     params = dict(alert.params)
     message = str(params.pop("message", ""))
-    finding = Finding(kind=None, severity=None, message=message,  # type: ignore[arg-type]
-                      params={k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    finding = Finding(
+        kind=None,
+        severity=None,
+        message=message,  # type: ignore[arg-type]
+        params={k: tuple(v) if isinstance(v, list) else v for k, v in params.items()},
+    )
     return esc(format_finding(finding, translate=_, points=format_points, join=lambda w: join_words(w, _("og"))))
 
 
@@ -313,30 +335,43 @@ def alert_post(alert: Alert, case: Case, role: Role | None, tz: ZoneInfo, acknow
     who = role_name(role) if role else None
     parts = [head, f"{who}: {alert_text(alert)}" if who else alert_text(alert)]
     if alert.acknowledged_at is not None:
-        parts += ["", "✅ " + _("Set af {name} {when}").format(
-            name=esc(acknowledged_by or "?"), when=format_datetime_short(alert.acknowledged_at, tz))]
+        parts += [
+            "",
+            "✅ "
+            + _("Set af {name} {when}").format(
+                name=esc(acknowledged_by or "?"), when=format_datetime_short(alert.acknowledged_at, tz)
+            ),
+        ]
         return Out(lines(*parts))
     return Out(lines(*parts), buttons=((Button("✅ " + _("Set / håndteret"), f"ack:{alert.id}"),),))
 
 
-def summary_caption(
-    case: Case, trend: RespondentTrend, findings: Sequence[Alert], thresholds: Thresholds
-) -> str:
+def summary_caption(case: Case, trend: RespondentTrend, findings: Sequence[Alert], thresholds: Thresholds) -> str:
     ors = [t for t in trend.ors_totals if t is not None]
     parts = [
-        "<b>" + _("Nye svar i sag {label}").format(label=esc(case.label)) + f"</b> · {role_name(trend.respondent.role)}",
+        "<b>"
+        + _("Nye svar i sag {label}").format(label=esc(case.label))
+        + f"</b> · {role_name(trend.respondent.role)}",
     ]
     if ors:
         line = _("ORS {total}").format(total=format_points(ors[-1]))
         if len(ors) >= 2:
-            line += " (" + _("{change} siden sidst, {first} siden første møde").format(
-                change=format_signed_points(ors[-1] - ors[-2]), first=format_signed_points(ors[-1] - ors[0])
-            ) + ")"
+            line += (
+                " ("
+                + _("{change} siden sidst, {first} siden første møde").format(
+                    change=format_signed_points(ors[-1] - ors[-2]), first=format_signed_points(ors[-1] - ors[0])
+                )
+                + ")"
+            )
         parts.append(line)
     elif trend.ors_totals:
         parts.append(_("ORS: et eller flere punkter sprunget over"))
     srs = trend.srs_totals[-1] if trend.srs_totals else None
-    parts.append(_("SRS {total}").format(total=format_points(srs)) if srs is not None else _("SRS: et eller flere punkter sprunget over"))
+    parts.append(
+        _("SRS {total}").format(total=format_points(srs))
+        if srs is not None
+        else _("SRS: et eller flere punkter sprunget over")
+    )
     for f in findings:
         mark = GOOD_MARK if f.severity == "positive" else ALERT_MARK
         parts.append(f"{mark} {alert_text(f)}")
@@ -351,7 +386,11 @@ def summary(case: Case, trend: RespondentTrend, findings: Sequence[Alert], thres
 
 def combined_summaries(items: Sequence[tuple[Case, RespondentTrend, Sequence[Alert]]], thresholds: Thresholds) -> Out:
     """Many answers for one channel at once: one message instead of a queue of many."""
-    head = "<b>" + ngettext("{count} ny besvarelse", "{count} nye besvarelser", len(items)).format(count=len(items)) + "</b>"
+    head = (
+        "<b>"
+        + ngettext("{count} ny besvarelse", "{count} nye besvarelser", len(items)).format(count=len(items))
+        + "</b>"
+    )
     blocks = [head]
     for case, trend, findings in items:
         blocks.append(summary_caption(case, trend, findings, thresholds))
@@ -369,9 +408,7 @@ def channel_linked(caseworker: Caseworker) -> Out:
 
 
 def channel_unlinked_private() -> Out:
-    return Out(
-        _("Jeg er fjernet fra din kanal. Indtil du kobler en ny, sender jeg advarsler og opsummeringer her.")
-    )
+    return Out(_("Jeg er fjernet fra din kanal. Indtil du kobler en ny, sender jeg advarsler og opsummeringer her."))
 
 
 def channel_status(channel: Channel | None, tz: ZoneInfo) -> Out:
@@ -384,7 +421,7 @@ def channel_status(channel: Channel | None, tz: ZoneInfo) -> Out:
             )
         )
     return Out(
-        _("Din kanal er \"{title}\", koblet {when}.").format(
+        _('Din kanal er "{title}", koblet {when}.').format(
             title=esc(channel.title or channel.chat_id), when=format_datetime_short(channel.linked_at, tz)
         )
     )
@@ -402,7 +439,10 @@ def acknowledged_popup(already: bool) -> str:
 
 
 def digest(d: Digest, thresholds: Thresholds, tz: ZoneInfo, now: datetime) -> Out:
-    parts = ["<b>" + _("Dagens oversigt, {date}").format(date=format_datetime_long(now, tz).split(" kl.")[0]) + "</b>", ""]
+    parts = [
+        "<b>" + _("Dagens oversigt, {date}").format(date=format_datetime_long(now, tz).split(" kl.")[0]) + "</b>",
+        "",
+    ]
     if d.needs_attention:
         parts.append(f"{ALERT_MARK} <b>" + _("Kræver opmærksomhed") + "</b>")
         for case, alert in d.open_alerts[:20]:
@@ -410,12 +450,18 @@ def digest(d: Digest, thresholds: Thresholds, tz: ZoneInfo, now: datetime) -> Ou
         if len(d.open_alerts) > 20:
             parts.append("  " + _("… og {count} flere").format(count=len(d.open_alerts) - 20))
         for case, trend in d.no_response[:20]:
-            parts.append("• " + _("{label}: {role} svarede ikke efter sidste møde").format(
-                label=esc(case.label), role=role_name(trend.respondent.role)))
+            parts.append(
+                "• "
+                + _("{label}: {role} svarede ikke efter sidste møde").format(
+                    label=esc(case.label), role=role_name(trend.respondent.role)
+                )
+            )
         parts.append("")
     else:
         parts += [_("Intet kræver din opmærksomhed lige nu."), ""]
-    parts.append("<b>" + ngettext("{count} åben sag", "{count} åbne sager", len(d.cases)).format(count=len(d.cases)) + "</b>")
+    parts.append(
+        "<b>" + ngettext("{count} åben sag", "{count} åbne sager", len(d.cases)).format(count=len(d.cases)) + "</b>"
+    )
     for o in d.cases:
         line = f"<b>{esc(o.case.label)}</b>"
         if o.respondents:
@@ -433,7 +479,9 @@ def team_report(report: TeamReport, tz: ZoneInfo) -> Out:
     improved = report.courses.get(Course.IMPROVED, 0) + report.courses.get(Course.RECOVERED, 0)
     parts = [
         "<b>" + _("Ugerapport {team}").format(team=esc(report.team) if report.team else "").strip() + "</b>",
-        _("{since} til {until}").format(since=format_date_short(report.since, tz), until=format_date_short(report.until, tz)),
+        _("{since} til {until}").format(
+            since=format_date_short(report.since, tz), until=format_date_short(report.until, tz)
+        ),
         "",
         _("Svarprocent: {rate} ({answered} af {sent} skemaer)").format(
             rate=_percent(report.answered, report.sent), answered=report.answered, sent=report.sent
@@ -444,10 +492,13 @@ def team_report(report: TeamReport, tz: ZoneInfo) -> Out:
         "",
         "<b>" + _("Forløb (første til seneste ORS, åbne sager)") + "</b>",
         _("Sikker fremgang: {share}").format(share=_percent(improved, n))
-        + " · " + _("heraf klinisk betydende: {share}").format(share=_percent(report.courses.get(Course.RECOVERED, 0), n)),
+        + " · "
+        + _("heraf klinisk betydende: {share}").format(share=_percent(report.courses.get(Course.RECOVERED, 0), n)),
         _("Uændret: {share}").format(share=_percent(report.courses.get(Course.UNCHANGED, 0), n)),
         _("Sikker tilbagegang: {share}").format(share=_percent(report.courses.get(Course.DETERIORATED, 0), n)),
-        ngettext("({count} respondent med mindst to målinger)", "({count} respondenter med mindst to målinger)", n).format(count=n),
+        ngettext(
+            "({count} respondent med mindst to målinger)", "({count} respondenter med mindst to målinger)", n
+        ).format(count=n),
         "",
         "<b>" + _("Pr. rådgiver") + "</b>",
     ]

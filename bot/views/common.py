@@ -51,7 +51,7 @@ def lines(*parts: str | None) -> str:
 
 
 def join_words(words: Sequence[str], and_word: str) -> str:
-    """"a, b og c"."""
+    """ "a, b og c"."""
     if len(words) <= 1:
         return "".join(words)
     return f"{', '.join(words[:-1])} {and_word} {words[-1]}"

@@ -57,9 +57,15 @@ def _emergency(role: Role | None) -> str:
 def consent_request(respondent_id: int, role: Role) -> Out:
     """The welcome after a valid invitation: what FIT-bot is, who sees what, voluntary, not for emergencies."""
     about = (
-        _("Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: hvordan det går, og hvordan mødet var.")
+        _(
+            "Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: "
+            "hvordan det går, og hvordan mødet var."
+        )
         if role is Role.PARENT
-        else _("Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: hvordan du har det, og hvordan mødet var.")
+        else _(
+            "Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: "
+            "hvordan du har det, og hvordan mødet var."
+        )
     )
     return Out(
         lines(
@@ -113,7 +119,10 @@ def prompt(questionnaire_id: int) -> Out:
         lines(
             _("Du har et par spørgsmål fra mødet i dag."),
             "",
-            _("Tak for mødet. Har du et minut til at fortælle, hvordan det går? Det hjælper din rådgiver med at gøre hjælpen bedre."),
+            _(
+                "Tak for mødet. Har du et minut til at fortælle, hvordan det går? Det hjælper "
+                "din rådgiver med at gøre hjælpen bedre."
+            ),
             "",
             _("Det er frivilligt at svare."),
         ),
@@ -155,12 +164,13 @@ def item(view: ItemView, *, note: str | None = None) -> Out:
     high = item_text(inst.key, it.key, "high", it.high)
     current = None
     if view.answered:
-        current = _("Dit svar: {value}").format(value=format_points(view.current)) if view.current is not None else _(
-            "Du sprang over."
+        current = (
+            _("Dit svar: {value}").format(value=format_points(view.current))
+            if view.current is not None
+            else _("Du sprang over.")
         )
     text = lines(
-        _("Spørgsmål {number} af {count}").format(number=view.number, count=view.count)
-        + f" · {_SECTION[view.kind]()}",
+        _("Spørgsmål {number} af {count}").format(number=view.number, count=view.count) + f" · {_SECTION[view.kind]()}",
         "",
         f"<b>{esc(question)}</b>",
         f"0 = {esc(low)} · 10 = {esc(high)}",
@@ -235,10 +245,17 @@ def help_text(role: Role | None) -> Out:
         lines(
             _("Jeg er FIT-bot."),
             "",
-            _("Efter dine møder med din rådgiver stiller jeg et par hurtige spørgsmål: hvordan det går, og hvordan mødet var. Så kan din rådgiver se, om hjælpen virker, og ændre den, hvis den ikke gør."),
+            _(
+                "Efter dine møder med din rådgiver stiller jeg et par hurtige spørgsmål: "
+                "hvordan det går, og hvordan mødet var. "
+                "Så kan din rådgiver se, om hjælpen virker, og ændre den, hvis den ikke gør."
+            ),
             "",
             "<b>" + _("Hvem ser hvad?") + "</b>",
-            _("Din egen rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar. Beskederne går gennem Telegram, og kommunen gemmer dine svar."),
+            _(
+                "Din egen rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar. "
+                "Beskederne går gennem Telegram, og kommunen gemmer dine svar."
+            ),
             "",
             "<b>" + _("Det kan du skrive") + "</b>",
             _("/sprog: vælg sprog"),
@@ -251,9 +268,7 @@ def help_text(role: Role | None) -> Out:
 
 
 def language_picker(languages: tuple[str, ...], current: str) -> Out:
-    buttons = [
-        Button(("✓ " if lang == current else "") + language_name(lang), f"l:{lang}") for lang in languages
-    ]
+    buttons = [Button(("✓ " if lang == current else "") + language_name(lang), f"l:{lang}") for lang in languages]
     return Out(_("Hvilket sprog vil du have?"), buttons=rows(buttons, 2))
 
 
