@@ -61,6 +61,18 @@ def _has_code(statement: str) -> bool:
     return any(line.strip() and not line.strip().startswith("--") for line in statement.splitlines())
 
 
+def _lower(value: object) -> str | bytes | None:
+    if value is None:
+        return None
+    return value.lower() if isinstance(value, str | bytes) else str(value).lower()
+
+
+def _upper(value: object) -> str | bytes | None:
+    if value is None:
+        return None
+    return value.upper() if isinstance(value, str | bytes) else str(value).upper()
+
+
 class SqliteDatabase(Database):
     dialect = "sqlite"
     id_column = "INTEGER PRIMARY KEY"
@@ -84,6 +96,10 @@ class SqliteDatabase(Database):
             "PRAGMA synchronous=FULL",
         ):
             await self._conn.execute(pragma)
+        # SQLite's LOWER()/UPPER() know ASCII only; PostgreSQL's know æ, ø, å. Case-insensitive label
+        # lookups must match on both, so SQLite gets Python's (overriding the built-ins is allowed).
+        await self._conn.create_function("lower", 1, _lower, deterministic=True)
+        await self._conn.create_function("upper", 1, _upper, deterministic=True)
 
     async def close(self) -> None:
         if self._conn is not None:
