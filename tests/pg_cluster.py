@@ -177,8 +177,7 @@ async def fresh_database(dsn: str) -> AsyncIterator[str]:
     admin = await asyncpg.connect(dsn)
     try:
         try:
-            # FILE_COPY: a plain file copy of the tiny template, faster than WAL-logging it.
-            await admin.execute(f"CREATE DATABASE {name} TEMPLATE template0 STRATEGY FILE_COPY")
+            await admin.execute(f"CREATE DATABASE {name} TEMPLATE template0")
             created = "database"
         except asyncpg.InsufficientPrivilegeError:
             await admin.execute(f"CREATE SCHEMA {name}")
