@@ -110,6 +110,7 @@ class Emulator(World):
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("api_")
         }
         self._poll: object | None = None  # the getUpdates call now waiting
+        self.in_flight = 0  # requests being answered now (long polls not counted)
         self._stopped: asyncio.Event | None = None
 
     @classmethod
@@ -177,6 +178,28 @@ class Emulator(World):
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    async def settle(self, *, quiet: float = 0.25, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot has fetched every update and then made no request for ``quiet`` seconds.
+
+        A heuristic for "the bot is done reacting" (the terminal uses it before each prompt; a test that
+        asserts the bot did *not* answer may too).  Waiting for what the bot does send is better done
+        with :meth:`wait_for_message` and friends.  TimeoutError if the updates are not fetched."""
+        last = self.last_update_id
+        await self.wait_until(lambda: self.update_confirmed(last), timeout=timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            count = self.request_count
+            try:
+                await self.wait_until(
+                    lambda n=count: self.request_count != n or self.in_flight > 0,  # type: ignore[misc]
+                    timeout=quiet,
+                )
+            except TimeoutError:
+                return
+            if self.in_flight:
+                await self.wait_until(lambda: self.in_flight == 0, timeout=max(deadline - loop.time(), 0.001))
+
     # ---- HTTP: the Bot API
 
     async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
@@ -221,6 +244,9 @@ class Emulator(World):
         for key, part in files.items():
             logged[key] = f"<file {part.filename or key}, {len(part.data)} bytes>"
         fault = self.faults.take(name, params.get("chat_id")) if self.faults else None
+        counted = name != "getUpdates"
+        self.in_flight += counted
+        self._notify()
         try:
             if fault is not None and not fault.after_processing:
                 status, payload = await self._serve_fault(request, fault)
@@ -241,6 +267,8 @@ class Emulator(World):
                 self.record(RequestRecord(name, logged, 0, "client disconnected", fault.describe() if fault else None))
                 self._notify()
             raise
+        finally:
+            self.in_flight -= counted
         description = None if status == 200 else payload.get("description")
         self.record(RequestRecord(name, logged, status, description, fault.describe() if fault else None))
         self._notify()

@@ -213,23 +213,11 @@ class _Terminal:
         await self._settle()
 
     async def _settle(self) -> None:
-        """Wait until the bot has fetched what just happened and gone quiet, so answers print before the
-        next prompt (and a script's next line sees them)."""
-        emu = self.emu
-        update_id = emu.last_update_id
+        """Let the bot react before the next prompt (and before a script's next line)."""
         try:
-            await emu.wait_until(lambda: emu.update_confirmed(update_id), timeout=_MAX_SETTLE)
+            await self.emu.settle(quiet=_QUIET, timeout=_MAX_SETTLE)
         except TimeoutError:
             self.say("(botten henter ikke opdateringer - kører den?)")
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _MAX_SETTLE
-        while loop.time() < deadline:
-            count = emu.request_count
-            try:
-                await emu.wait_until(lambda n=count: emu.request_count != n, timeout=_QUIET)
-            except TimeoutError:
-                return
 
 
 async def run_terminal(

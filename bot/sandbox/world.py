@@ -491,7 +491,8 @@ class World:
         self._bot_texts: dict[tuple[str, str], str] = {}
         self.chat_actions: list[tuple[int, str]] = []
         # observation
-        self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_limit)
+        self.requests: list[RequestRecord] = []  # every request, oldest first (see log_limit)
+        self.log_limit = log_limit  # keep only about this many (for long benchmark runs)
         self.rejected: list[RequestRecord] = []
         self.sent_per_chat: collections.Counter[int] = collections.Counter()
         self.request_count = 0
@@ -681,6 +682,8 @@ class World:
         self.request_count += 1
         self.status_counts[rec.status] += 1
         self.requests.append(rec)
+        if self.log_limit is not None and len(self.requests) >= 2 * self.log_limit:
+            del self.requests[: -self.log_limit]
         if rec.status in (400, 401, 404) and rec.fault is None:
             self.rejected.append(rec)
 
@@ -1042,7 +1045,7 @@ class World:
                     if result:
                         return result
         except TimeoutError:
-            recent = ", ".join(f"{r.method}->{r.status}" for r in list(self.requests)[-8:])
+            recent = ", ".join(f"{r.method}->{r.status}" for r in self.requests[-8:])
             raise TimeoutError(f"condition not met within {timeout}s; last requests: {recent}") from None
 
     async def wait_for_message(

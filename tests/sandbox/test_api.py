@@ -270,6 +270,8 @@ async def test_start_round_trip_with_command_handler(emulator: Emulator) -> None
         emulator.send_text(anna, "/start@fitbot_sandbox_bot abc")
         assert (await emulator.wait_for_message(anna)).text == "Velkommen, ['abc']"
         emulator.send_text(anna, "/start@some_other_bot")  # not for us: CommandHandler ignores it
+        await emulator.settle()
+        assert emulator.messages(anna)[-1].text == "Velkommen, ['abc']"
         emulator.send_text(anna, "/start 😀x")
         assert (await emulator.wait_for_message(anna)).text == "Velkommen, ['😀x']"
     assert seen == ["/start", "/start@fitbot_sandbox_bot abc", "/start 😀x"]
