@@ -616,8 +616,7 @@ class Spec:
             return lambda value, top, path, files: _json_value(value, top, path, dict)
         if "subtypes" in raw:
             return self._compile_abstract(name, raw["subtypes"])
-        fields = {f["name"]: self._field(f) for f in raw.get("fields", ())}
-        self._type_fields[name] = fields
+        fields = self.type_fields(name)
         required = [f for f in fields.values() if f.required]
         post = _TYPE_CHECKS.get(name)
 

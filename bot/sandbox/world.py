@@ -1217,11 +1217,14 @@ class World:
             raise ApiError.bad_request("message to be replied not found")
         return target
 
-    def _send(self, p: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    def _send(self, p: dict[str, Any], content: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Send a message; ``content`` makes its fields once the chat is known to accept it (so a file is
+        only stored for a message that is sent)."""
         chat = self._resolve_chat(p["chat_id"])
         self._check_can_send(chat)
         reply_to = self._reply_target(chat, p)
         markup = p.get("reply_markup")
+        fields = content()
         msg = self._new_message(
             chat,
             from_bot=True,
@@ -1241,17 +1244,18 @@ class World:
         parsed: ParsedText = p["_text_parsed"]
         return self._send(
             p,
-            text=parsed.text,
-            entities=parsed.entities,
-            source_text=p["text"],
-            link_preview_options=p.get("link_preview_options"),
+            lambda: {
+                "text": parsed.text,
+                "entities": parsed.entities,
+                "source_text": p["text"],
+                "link_preview_options": p.get("link_preview_options"),
+            },
         )
 
     def _media(self, p: dict[str, Any], key: str, kind: Literal["photo", "document"]) -> StoredFile:
         value = p[key]
         if isinstance(value, UploadedFile):
-            filename = value.filename
-            return self._store_file(value.data, kind, filename, value.content_type)
+            return self._store_file(value.data, kind, value.filename, value.content_type)
         stored = self.files.get(value)
         if stored is None:
             if value.startswith(("http://", "https://")):
@@ -1268,14 +1272,10 @@ class World:
         return {"caption": parsed.text, "caption_entities": parsed.entities, "source_text": p["caption"]}
 
     def api_sendPhoto(self, p: dict[str, Any]) -> Any:
-        chat = self._resolve_chat(p["chat_id"])
-        self._check_can_send(chat)
-        return self._send(p, photo=self._media(p, "photo", "photo"), **self._caption_fields(p))
+        return self._send(p, lambda: {"photo": self._media(p, "photo", "photo"), **self._caption_fields(p)})
 
     def api_sendDocument(self, p: dict[str, Any]) -> Any:
-        chat = self._resolve_chat(p["chat_id"])
-        self._check_can_send(chat)
-        return self._send(p, document=self._media(p, "document", "document"), **self._caption_fields(p))
+        return self._send(p, lambda: {"document": self._media(p, "document", "document"), **self._caption_fields(p)})
 
     def api_getFile(self, p: dict[str, Any]) -> Any:
         stored = self.files.get(p["file_id"])
