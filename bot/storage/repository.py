@@ -632,8 +632,10 @@ class Repository:
 
     async def cancel_outbox(self, dedupe_prefix: str, now: datetime) -> int:
         return await self.conn.execute(
-            "UPDATE outbox SET status = 'cancelled', done_at = :t WHERE status = 'pending' AND dedupe_key LIKE :p",
-            {"t": to_db_time(now), "p": dedupe_prefix + "%"},
+            # Not LIKE: '_' and '%' in keys would be wildcards, and SQLite's LIKE ignores case.
+            "UPDATE outbox SET status = 'cancelled', done_at = :t "
+            "WHERE status = 'pending' AND substr(dedupe_key, 1, :n) = :p",
+            {"t": to_db_time(now), "n": len(dedupe_prefix), "p": dedupe_prefix},
         )
 
     async def next_due_at(self) -> datetime | None:
