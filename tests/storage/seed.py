@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -68,3 +70,26 @@ async def count(storage: Storage, table: str) -> int:
         row = await repo.conn.fetch_one(f"SELECT COUNT(*) AS n FROM {table}")
     assert row is not None
     return int(row["n"])
+
+
+async def race(dialect: str, storages: list[Storage], action: Callable | list[Callable]) -> list:  # type: ignore[type-arg]
+    """Run `action(repo)` in one transaction per storage at once, on separate connections.
+
+    `action` may be a list: one action per storage.
+
+    On PostgreSQL every transaction has begun (and holds its connection) before any runs the action, so
+    they really overlap. SQLite takes the write lock at BEGIN, so there the second waits for the first.
+    """
+    barrier = asyncio.Barrier(len(storages)) if dialect == "postgres" else None
+
+    actions = action if isinstance(action, list) else [action] * len(storages)
+
+    async def one(storage: Storage, act: Callable):  # type: ignore[no-untyped-def, type-arg]
+        async with storage.transaction() as repo:
+            await repo.conn.fetch_one("SELECT 1 AS one")
+            if barrier is not None:
+                await barrier.wait()
+            return await act(repo)
+
+    async with asyncio.timeout(10):
+        return list(await asyncio.gather(*(one(s, a) for s, a in zip(storages, actions, strict=True))))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +11,7 @@ from bot.domain.instruments import AgeBand, Role
 from bot.storage import Storage
 from bot.storage.repository import HistoryRow
 from tests.conftest import START
-from tests.storage.seed import INTEGRITY_ERRORS, answer_all, at, count, family
+from tests.storage.seed import INTEGRITY_ERRORS, answer_all, at, count, family, race
 
 # --- processed updates -------------------------------------------------------------------------------
 
@@ -637,25 +636,3 @@ async def test_naive_datetimes_are_refused(storage: Storage) -> None:
     async with storage.transaction() as repo:
         with pytest.raises(ValueError, match="naive"):
             await repo.insert_caseworker("A", "", "caseworker", datetime(2026, 1, 1))  # noqa: DTZ001
-
-
-# --- racing transactions ------------------------------------------------------------------------------------------
-
-
-async def race(dialect: str, storages: list[Storage], action: Callable) -> list:  # type: ignore[type-arg]
-    """Run `action(repo)` in one transaction per storage at once, on separate connections.
-
-    On PostgreSQL every transaction has begun (and holds its connection) before any runs the action, so
-    they really overlap. SQLite takes the write lock at BEGIN, so there the second waits for the first.
-    """
-    barrier = asyncio.Barrier(len(storages)) if dialect == "postgres" else None
-
-    async def one(storage: Storage):  # type: ignore[no-untyped-def]
-        async with storage.transaction() as repo:
-            await repo.conn.fetch_one("SELECT 1 AS one")
-            if barrier is not None:
-                await barrier.wait()
-            return await action(repo)
-
-    async with asyncio.timeout(10):
-        return list(await asyncio.gather(*(one(s) for s in storages)))

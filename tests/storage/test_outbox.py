@@ -1,0 +1,235 @@
+"""The outbox on both backends: dedupe, claiming (alone and by competing dispatchers), leases, cancelling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from bot.storage import Storage
+from bot.storage.repository import Repository
+from tests.conftest import START
+from tests.storage.seed import at, race
+
+LEASE = timedelta(minutes=5)
+
+
+async def keys(rows) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.dedupe_key for r in rows]
+
+
+async def status_of(repo: Repository) -> dict[str, str]:
+    return {r.dedupe_key: r.status for r in await repo.outbox_rows()}
+
+
+async def test_enqueue_dedupes_by_key_forever(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        assert await repo.enqueue("prompt", "q:1:prompt", at(5), at(), payload={"questionnaire_id": 1}, priority=4)
+        assert not await repo.enqueue("prompt", "q:1:prompt", at(9), at(1), payload={"other": True}, priority=1)
+        assert await repo.enqueue("summary", "cw:1:summary:1", at(), at(), chat_id=-1001234567890123)
+        rows = await repo.outbox_rows()
+        row = rows[0]
+        assert (row.kind, row.dedupe_key, row.chat_id, row.priority, row.status, row.attempts) == (
+            "prompt", "q:1:prompt", None, 4, "pending", 0,
+        )
+        assert row.payload == {"questionnaire_id": 1}
+        assert row.due_at == at(5)
+        assert rows[1].chat_id == -1001234567890123
+        assert rows[1].payload == {}
+        assert await repo.outbox_rows("summary") == [rows[1]]
+        # Done or cancelled rows still hold their key: "the prompt for questionnaire 1" exists once.
+        await repo.finish(row.id, "done", "sent", at(6))
+        assert not await repo.enqueue("prompt", "q:1:prompt", at(9), at(7))
+
+
+async def test_claim_due_takes_due_rows_by_priority_then_due_time(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        await repo.enqueue("k", "late-low", at(-1), at(), priority=9)
+        await repo.enqueue("k", "early-low", at(-30), at(), priority=9)
+        await repo.enqueue("k", "urgent", at(0), at(), priority=1)
+        await repo.enqueue("k", "normal-b", at(-5), at(), priority=5)
+        await repo.enqueue("k", "normal-a", at(-5), at(), priority=5)  # same due: by id
+        await repo.enqueue("k", "future", at(1), at(), priority=0)
+    async with storage.transaction() as repo:
+        first = await repo.claim_due(at(), at() + LEASE, 3)
+        assert await keys(first) == ["urgent", "normal-b", "normal-a"]
+        assert all(r.status == "sending" and r.attempts == 1 for r in first)
+        rest = await repo.claim_due(at(), at() + LEASE, 10)
+        assert await keys(rest) == ["early-low", "late-low"]
+        assert await repo.claim_due(at(), at() + LEASE, 10) == []
+        assert await keys(await repo.claim_due(at(1), at(1) + LEASE, 10)) == ["future"]
+
+
+async def test_a_claim_with_an_expired_lease_is_claimed_again(storage: Storage) -> None:
+    """A dispatcher that crashed mid-send: its rows come back once the lease runs out."""
+    async with storage.transaction() as repo:
+        await repo.enqueue("k", "a", at(), at())
+        await repo.enqueue("k", "b", at(), at())
+        assert len(await repo.claim_due(at(), at(5), 1)) == 1
+        assert await keys(await repo.claim_due(at(1), at(6), 5)) == ["b"]
+        assert await repo.claim_due(at(4), at(9), 5) == []  # both leased
+        assert await repo.claim_due(at(5), at(10), 5) == []  # lease until 5: expired only after it
+        again = await repo.claim_due(at(5.5), at(10), 5)
+        assert await keys(again) == ["a"]
+        assert again[0].attempts == 2
+
+
+async def test_claim_chat_rows_takes_one_chats_due_rows_of_one_kind(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        await repo.enqueue("summary", "s2", at(-1), at(), chat_id=7)
+        await repo.enqueue("summary", "s1", at(-2), at(), chat_id=7)
+        await repo.enqueue("summary", "s3", at(-1), at(), chat_id=7)
+        await repo.enqueue("summary", "later", at(10), at(), chat_id=7)
+        await repo.enqueue("summary", "other-chat", at(-1), at(), chat_id=8)
+        await repo.enqueue("alert", "other-kind", at(-1), at(), chat_id=7)
+        await repo.enqueue("summary", "taken", at(-1), at(), chat_id=7, priority=0)
+        assert await keys(await repo.claim_due(at(), at(5), 1)) == ["taken"]
+        rows = await repo.claim_chat_rows(7, "summary", at(), at(5))
+        assert await keys(rows) == ["s1", "s2", "s3"]
+        assert all(r.status == "sending" and r.attempts == 1 for r in rows)
+        assert await repo.claim_chat_rows(7, "summary", at(), at(5)) == []
+
+
+async def test_finish_and_reschedule(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        await repo.enqueue("k", "ok", at(), at())
+        await repo.enqueue("k", "bad", at(), at())
+        await repo.enqueue("k", "busy", at(), at())
+        ok, bad, busy = await repo.claim_due(at(), at(5), 3)
+        await repo.finish(ok.id, "done", "sent", at(1))
+        await repo.finish(bad.id, "failed", "x" * 500, at(1))
+        await repo.reschedule(busy.id, at(30), "retry after 429")
+        assert await status_of(repo) == {"ok": "done", "bad": "failed", "busy": "pending"}
+        row = await repo.conn.fetch_one(
+            "SELECT outcome, done_at, locked_until FROM outbox WHERE id = :id", {"id": bad.id}
+        )
+        assert row is not None
+        assert (len(row["outcome"]), row["done_at"], row["locked_until"]) == (200, "2026-11-24T09:01:00.000000Z", None)
+        assert await repo.claim_due(at(29), at(40), 5) == []
+        again = await repo.claim_due(at(30), at(40), 5)
+        assert await keys(again) == ["busy"]
+        assert again[0].attempts == 2
+        assert again[0].due_at == at(30)
+
+
+async def test_cancel_outbox_is_an_exact_prefix(storage: Storage) -> None:
+    """'q:1:' is questionnaire 1's rows: never questionnaire 12's, never another case of letters."""
+    keys_ = ["q:1:prompt", "q:1:reminder", "q:12:prompt", "q:1", "Q:1:prompt", "cw:1_x:a", "cw:1yx:a", "p%:a", "pp:a"]
+    async with storage.transaction() as repo:
+        for key in keys_:
+            await repo.enqueue("k", key, at(), at())
+        await repo.enqueue("k", "q:1:expire", at(), at())
+        (sending,) = [r for r in await repo.claim_due(at(), at(5), 20) if r.dedupe_key == "q:1:expire"]
+        await repo.conn.execute(
+            "UPDATE outbox SET status = 'pending' WHERE dedupe_key <> 'q:1:expire'"
+        )
+        assert await repo.cancel_outbox("q:1:", at(1)) == 2
+        assert await repo.cancel_outbox("q:1:", at(2)) == 0
+        assert await repo.cancel_outbox("cw:1_", at(1)) == 1
+        assert await repo.cancel_outbox("p%", at(1)) == 1
+        statuses = await status_of(repo)
+        assert sending.status == "sending"
+    assert {k for k, s in statuses.items() if s == "cancelled"} == {"q:1:prompt", "q:1:reminder", "cw:1_x:a", "p%:a"}
+    assert statuses["q:1:expire"] == "sending"  # in flight: not the canceller's to stop
+
+
+async def test_next_due_at_and_outbox_stats(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        assert await repo.next_due_at() is None
+        assert await repo.outbox_stats(at()) == {"pending": 0, "overdue": 0, "oldest_due": None, "failed": 0}
+        await repo.enqueue("k", "a", at(-10), at())
+        await repo.enqueue("k", "b", at(-5), at())
+        await repo.enqueue("k", "c", at(20), at())
+        await repo.enqueue("k", "d", at(-20), at(), priority=0)
+        await repo.enqueue("k", "e", at(-30), at(), priority=9)
+        d, a = await repo.claim_due(at(), at(5), 2)
+        assert (d.dedupe_key, a.dedupe_key) == ("d", "a")
+        await repo.finish(d.id, "failed", "403", at())
+        (b,) = await repo.claim_due(at(), at(5), 1)
+        await repo.finish(b.id, "done", "sent", at())
+        # pending: c (+20), e (-30); sending: a (-10); failed: d; done: b.
+        assert await repo.next_due_at() == at(-30)
+        stats = await repo.outbox_stats(at())
+        assert stats == {"pending": 3, "overdue": 2, "oldest_due": at(-30), "failed": 1}
+        assert stats["oldest_due"].tzinfo is not None
+        await repo.cancel_outbox("e", at())
+        assert await repo.next_due_at() == at(20)  # a is sending: not "due" for the wake-up timer
+        assert await repo.outbox_stats(at()) == {"pending": 2, "overdue": 1, "oldest_due": at(-10), "failed": 1}
+
+
+# --- competing dispatchers ------------------------------------------------------------------------------
+
+
+async def test_two_dispatchers_never_claim_a_row_twice(
+    storage: Storage, make_storage: Callable[[], Storage], dialect: str
+) -> None:
+    """The multi-instance guarantee: claims race in overlapping transactions on separate connections.
+
+    On PostgreSQL both transactions have begun before either claims, so the second's UPDATE waits for
+    the first's row locks and re-checks them; on SQLite the write lock makes them take turns.
+    """
+    other = make_storage()
+    await other.open(START)
+    total = 150
+    async with storage.transaction() as repo:
+        for i in range(total):
+            await repo.enqueue("k", f"r:{i}", at(-(i % 11)), at(), priority=i % 3)
+
+    async def drain(now_minutes: float) -> list[int]:
+        claimed: list[int] = []
+        for _ in range(total):  # bounded; ends when a round finds nothing
+            results = await race(
+                dialect, [storage, other],
+                lambda repo: repo.claim_due(at(now_minutes), at(now_minutes) + LEASE, 6),
+            )
+            got = [row.id for rows in results for row in rows]
+            if not got:
+                break
+            claimed += got
+        return claimed
+
+    first = await drain(0)
+    assert len(first) == len(set(first)) == total
+    # Both dispatchers died; after the lease, each row is reclaimed exactly once again.
+    second = await drain(LEASE.total_seconds() / 60 + 1)
+    assert sorted(second) == sorted(first)
+    async with storage.transaction() as repo:
+        assert {r.attempts for r in await repo.outbox_rows()} == {2}
+
+
+async def test_claim_due_and_claim_chat_rows_do_not_share_a_row(
+    storage: Storage, make_storage: Callable[[], Storage], dialect: str
+) -> None:
+    """A summary job combining a chat's burst races the dispatcher claiming the same rows."""
+    other = make_storage()
+    await other.open(START)
+    for round_ in range(15):
+        async with storage.transaction() as repo:
+            for i in range(6):
+                await repo.enqueue("summary", f"s:{round_}:{i}", at(-i), at(), chat_id=42)
+        by_dispatcher, by_job = await race(
+            dialect, [storage, other],
+            [
+                lambda repo: repo.claim_due(at(), at(5), 4),
+                lambda repo: repo.claim_chat_rows(42, "summary", at(), at(5)),
+            ],
+        )
+        ids = [r.id for r in by_dispatcher] + [r.id for r in by_job]
+        assert len(ids) == len(set(ids)), round_
+        async with storage.transaction() as repo:
+            for rows in (by_dispatcher, by_job):
+                for r in rows:
+                    await repo.finish(r.id, "done", "sent", at())
+            await repo.conn.execute("UPDATE outbox SET status = 'done' WHERE status = 'pending'")
+
+
+@pytest.mark.parametrize("update_id", [1, 2**40])
+async def test_claim_update_under_concurrency_has_one_winner(
+    storage: Storage, make_storage: Callable[[], Storage], dialect: str, update_id: int
+) -> None:
+    """An update delivered to two instances at once (webhook retry) is applied once."""
+    other = make_storage()
+    await other.open(START)
+    results = await race(dialect, [storage, other], lambda repo: repo.claim_update(update_id, at()))
+    assert sorted(results) == [False, True]
