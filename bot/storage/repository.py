@@ -175,7 +175,9 @@ class Repository:
 
     async def case_by_label(self, caseworker_id: int, label: str) -> Case | None:
         row = await self._one(
-            "SELECT * FROM cases WHERE caseworker_id = :cw AND LOWER(label) = LOWER(:l)",
+            # "ABC" and "abc" may both exist (the unique index is exact): the exact one, else the oldest.
+            "SELECT * FROM cases WHERE caseworker_id = :cw AND LOWER(label) = LOWER(:l) "
+            "ORDER BY CASE WHEN label = :l THEN 0 ELSE 1 END, id LIMIT 1",
             {"cw": caseworker_id, "l": label},
         )
         return Case.from_row(row) if row else None
