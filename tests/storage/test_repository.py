@@ -199,6 +199,20 @@ async def test_case_by_label_ignores_case_including_danish_letters(storage: Stor
         assert await repo.case_by_label(cw, asked + "x") is None
 
 
+async def test_case_by_label_prefers_the_exact_label_then_the_oldest(storage: Storage) -> None:
+    """Labels differing only in case may both exist (the unique index is exact); lookup is deterministic."""
+    async with storage.transaction() as repo:
+        cw = await repo.insert_caseworker("A", "", "caseworker", at())
+        upper = await repo.insert_case(cw, "ABC", "adult", at())
+        lower = await repo.insert_case(cw, "abc", "adult", at())
+        assert upper is not None
+        assert lower is not None
+        for _ in range(3):
+            assert (await repo.case_by_label(cw, "abc")).id == lower  # type: ignore[union-attr]
+            assert (await repo.case_by_label(cw, "ABC")).id == upper  # type: ignore[union-attr]
+            assert (await repo.case_by_label(cw, "Abc")).id == upper  # type: ignore[union-attr]
+
+
 # --- respondents ---------------------------------------------------------------------------------------
 
 
