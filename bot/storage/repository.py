@@ -776,14 +776,15 @@ class ReportQueries:
         names, placeholders = _in_list("w", caseworker_ids)
         rows = await self.conn.fetch_all(
             "WITH totals AS ("
-            " SELECT q.respondent_id AS rid, c.age_band AS band, m.held_at AS at, SUM(a.value) AS total"
+            " SELECT q.id AS qid, q.respondent_id AS rid, c.age_band AS band, m.held_at AS at, SUM(a.value) AS total"
             " FROM questionnaires q JOIN answers a ON a.questionnaire_id = q.id"
             " JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id"
             f" WHERE c.caseworker_id IN ({placeholders}) AND c.status = 'open' AND q.status = 'completed'"
             " AND a.position < 4 GROUP BY q.id, q.respondent_id, c.age_band, m.held_at HAVING COUNT(a.value) = 4),"
             " ranked AS (SELECT rid, band, total,"
-            " ROW_NUMBER() OVER (PARTITION BY rid ORDER BY at) AS first_rank,"
-            " ROW_NUMBER() OVER (PARTITION BY rid ORDER BY at DESC) AS last_rank,"
+            # Ties in meeting time go by questionnaire id, so first and latest are never the same row.
+            " ROW_NUMBER() OVER (PARTITION BY rid ORDER BY at, qid) AS first_rank,"
+            " ROW_NUMBER() OVER (PARTITION BY rid ORDER BY at DESC, qid DESC) AS last_rank,"
             " COUNT(*) OVER (PARTITION BY rid) AS n FROM totals)"
             " SELECT rid, band, MAX(CASE WHEN first_rank = 1 THEN total END) AS first_total,"
             " MAX(CASE WHEN last_rank = 1 THEN total END) AS latest_total"
