@@ -105,10 +105,12 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
                 wait = max(wait, bucket.wait_for(1, now))
         return wait
 
-    def _book(self, chat_id: int | None, now: float) -> None:
+    def _book(self, chat_id: int | None, now: float, *, bulk: bool) -> None:
         self._global.refill(now)
         self._global.tokens -= 1
-        if chat_id is None:
+        # A private chat's budget is for what the bot starts; replies to a person's own taps are paced
+        # by the person and would otherwise hold back their next prompt.
+        if chat_id is None or (chat_id > 0 and not bulk):
             return
         if chat_id < 0:
             self._groups.setdefault(chat_id, deque()).append(now)
@@ -150,7 +152,7 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
             async with self._lock:
                 wait = self.ready_in(chat_id, bulk=bulk)
                 if wait <= 0:
-                    self._book(chat_id, self._now())
+                    self._book(chat_id, self._now(), bulk=bulk)
                     return
             await asyncio.sleep(min(wait, 1.0))
 

@@ -112,20 +112,25 @@ async def decline_questionnaire(update: Update, context: Context) -> None:
 async def answer_button(update: Update, context: Context) -> None:
     """q:<questionnaire>:<position>:<0-10|s|b> — an answer, a skip or a step back."""
     query, data = pressed(update)
-    parts = data
     svc = runtime(context).svc
-    try:
-        qid, position, choice = int(parts[1]), int(parts[2]), parts[3]
-        value = None if choice == "s" else int(choice) * 10
-    except (IndexError, ValueError):
-        qid, position, choice, value = 0, -1, "", None
+    qid, position, choice = _parse_answer(data)
     if choice == "b":
         result: ItemView | Finished | Stale = await questionnaire.back(svc, qid, position, query.from_user.id)
-    elif choice == "s" or (value is not None and 0 <= value <= 100):
+    elif choice == "s":
+        result = await questionnaire.answer(svc, qid, position, None, query.from_user.id, update_id(update))
+    elif choice.isdigit() and 0 <= int(choice) <= 10:
+        value = int(choice) * 10
         result = await questionnaire.answer(svc, qid, position, value, query.from_user.id, update_id(update))
     else:
         result = Stale.NOT_YOURS
     await _show_item_result(update, context, result, qid)
+
+
+def _parse_answer(data: list[str]) -> tuple[int, int, str]:
+    """q:<questionnaire>:<position>:<choice>; anything malformed becomes a choice nobody can make."""
+    if len(data) == 4 and data[1].isdigit() and data[2].isdigit():
+        return int(data[1]), int(data[2]), data[3]
+    return 0, -1, ""
 
 
 async def _show_item_result(update: Update, context: Context, result: ItemView | Finished | Stale, qid: int) -> None:

@@ -111,6 +111,12 @@ class Person:
         assert message is not None, f"the bot has said nothing to {self.user.first_name}"
         return message
 
+    def last_text_message(self) -> SentMessage:
+        for message in reversed(self.messages()):
+            if message.text is not None and not message.deleted:
+                return message
+        raise AssertionError(f"no text message for {self.user.first_name}")
+
     def messages(self) -> list[SentMessage]:
         return self.emulator.messages(self.user.id)
 
@@ -175,8 +181,9 @@ class Caseworker(Person):
         """The invitation token from the deep link the bot showed."""
         await self.send(f"/inviter {label} {role}")
         caption = self.last.content
-        link = next(word for word in caption.split() if "?start=" in word)
-        return link.split("?start=", 1)[1]
+        links = [word for word in caption.split() if "?start=" in word]
+        assert links, f"no invitation link in: {caption!r}"
+        return links[0].split("?start=", 1)[1]
 
 
 async def start_harness(

@@ -1,0 +1,355 @@
+"""The family's side, end to end through the emulator: joining, consent, answering, commands, safety."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.sandbox.emulator import Emulator
+from tests.e2e.harness import Caseworker, Harness, Person, start_harness, stop_harness
+
+CONSENT = "Ja, jeg vil gerne være med"
+START = "Ja, lad os gå i gang"
+
+
+async def join(harness: Harness, worker: Caseworker, label: str, role: str, name: str, **kw: str) -> Person:
+    token = await worker.invite(label, role)
+    person = harness.person(name, **kw)
+    await person.send(f"/start {token}")
+    await person.tap(CONSENT)
+    return person
+
+
+async def setup_case(harness: Harness, band: str = "13-17") -> tuple[Caseworker, Person, Person | None]:
+    """A caseworker with a channel, a case, and its parent (and young person, for 13-17) joined."""
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.link_channel()
+    await worker.new_case("B7", band)
+    parent = await join(harness, worker, "B7", "forælder", "Mette")
+    youth = await join(harness, worker, "B7", "ung", "Jonas") if band == "13-17" else None
+    return worker, parent, youth
+
+
+async def meeting_and_prompts(harness: Harness, worker: Caseworker, label: str = "B7") -> None:
+    await worker.send(f"/moede {label}")
+    await harness.advance(minutes=31)
+
+
+def answers_in_db(harness: Harness) -> list[tuple[int, int, int | None]]:
+    import sqlite3
+
+    path = harness.fitbot.storage.db.path  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as db:
+        return list(db.execute("SELECT questionnaire_id, position, value FROM answers ORDER BY 1, 2"))
+
+
+async def test_welcome_says_what_who_voluntary_and_emergency(harness: Harness) -> None:
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.new_case("B7", "13-17")
+    token = await worker.invite("B7", "ung")
+    youth = harness.person("Jonas")
+    await youth.send(f"/start {token}")
+    text = youth.last.text
+    assert text.splitlines()[0] == "Hej, og velkommen."  # discreet first line
+    for must in ("Din egen rådgiver ser dine svar", "frivilligt", "/stop", "112", "116 111", "Vil du være med?"):
+        assert must in text
+    assert [b["text"] for b in youth.last.buttons] == [CONSENT, "Nej tak"]
+    await youth.tap(CONSENT)
+    assert "Du er nu med" in youth.last.text
+    # The consent, its text version and the time are stored.
+    async with harness.db.transaction() as repo:
+        respondent = (await repo.respondents_of_user(youth.user.id))[0]
+        consents = await repo.consents_of(respondent.id)
+    assert respondent.status == "active"
+    assert consents[0]["given"] == 1
+    assert consents[0]["text_version"]
+    # Their menu shows the family commands.
+    names = [c["command"] for c in harness.emulator.commands(youth.user.id, "da")]
+    assert names == ["hjaelp", "sprog", "mine_data", "stop"]
+
+
+async def test_parent_and_young_person_answer_by_buttons_and_typing(harness: Harness) -> None:
+    worker, parent, youth = await setup_case(harness)
+    assert youth is not None
+    await meeting_and_prompts(harness, worker)
+    prompt = parent.last
+    assert prompt.text.splitlines()[0] == "Du har et par spørgsmål fra mødet i dag."
+    assert "frivilligt" in prompt.text
+    assert youth.last.text.splitlines()[0] == "Du har et par spørgsmål fra mødet i dag."
+
+    # The parent answers by buttons, in one message edited in place, with progress marks.
+    await parent.tap(START)
+    message = parent.last
+    assert "Spørgsmål 1 af 8" in message.text
+    assert "0 = " in message.text
+    assert "10 = " in message.text
+    for value in ("6", "7", "5", "6", "9", "9", "10", "9"):
+        await parent.tap(value, message)
+    assert "Tak for dine svar" in message.text
+    assert message.message_id == prompt.message_id  # edited in place all along
+
+    # The young person types: 7, 7.5 and 7,5 all work; the rest by buttons.
+    await youth.tap(START)
+    await youth.send("7")
+    assert "Spørgsmål 2 af 8" in youth.last.text
+    await youth.send("7.5")
+    await youth.send("7,5")
+    assert "Spørgsmål 4 af 8" in youth.last.text
+    for _ in range(5):
+        await youth.tap("8")
+    assert "Tak for dine svar" in youth.last.text
+    rows = answers_in_db(harness)
+    youth_values = [v for (q, _p, v) in rows if q == max(q for q, _, _ in rows)]
+    assert youth_values[:3] == [70, 75, 75]
+    assert len(rows) == 16
+
+
+async def test_bad_typed_values_get_a_hint_and_change_nothing(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    await meeting_and_prompts(harness, worker)
+    await parent.tap(START)
+    await parent.tap("5")
+    for bad in ("11", "-1", "godt", "7,55", "1e1", "½"):
+        await parent.send(bad)
+        assert "Skriv et tal fra 0 til 10" in parent.last.text, bad
+        assert "Spørgsmål 2 af 8" in parent.last.text, bad
+    await parent.send_sticker()
+    assert "Skriv et tal fra 0 til 10" in parent.last.text
+    assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50)]
+
+
+async def test_skip_and_back(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    await meeting_and_prompts(harness, worker)
+    await parent.tap(START)
+    await parent.tap("Spring over")
+    assert "Spørgsmål 2 af 8" in parent.last.text
+    await parent.tap("4")
+    await parent.tap("← Tilbage")
+    assert "Spørgsmål 2 af 8" in parent.last.text
+    assert "Dit svar: 4,0" in parent.last.text
+    assert "4 ✓" in parent.last.button_texts
+    await parent.tap("6")
+    assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, None), (1, 60)]
+
+
+async def test_stale_double_and_foreign_presses_change_nothing(harness: Harness) -> None:
+    worker, parent, youth = await setup_case(harness)
+    assert youth is not None
+    await meeting_and_prompts(harness, worker)
+    await parent.tap(START)
+    message = parent.last
+    first_keyboard = json.loads(json.dumps(message.reply_markup))
+    await parent.tap("5", message)
+    # A double tap: the same button of item 1 again (the client still shows the old keyboard).
+    stale = first_keyboard["inline_keyboard"][0][5]["callback_data"]
+    assert await parent.forge(stale, message) == "Det spørgsmål er allerede besvaret."
+    # Forged data for someone else's questionnaire, and nonsense.
+    youth_q = int(stale.split(":")[1]) + 1
+    assert await parent.forge(f"q:{youth_q}:0:3") == "Den knap virker ikke længere."
+    assert await parent.forge("q:99999:0:3") == "Den knap virker ikke længere."
+    assert await parent.forge("q:1:0:77") == "Den knap virker ikke længere."
+    assert await parent.forge("garbage") == "Den knap virker ikke længere."
+    assert await youth.forge(f"q:{stale.split(':')[1]}:1:3") == "Den knap virker ikke længere."
+    assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50)]
+    # The same update delivered twice is applied once.
+    await parent.tap("6", message)
+    assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50), (1, 60)]
+
+
+async def test_restart_mid_questionnaire_loses_nothing(
+    emulator: Emulator, clock: FakeClock, db_path: Path
+) -> None:
+    harness = await start_harness(emulator, clock, db_path)
+    try:
+        worker, parent, _youth = await setup_case(harness)
+        await meeting_and_prompts(harness, worker)
+        await parent.tap(START)
+        for value in ("3", "4", "5"):
+            await parent.tap(value)
+    finally:
+        await stop_harness(harness)
+    clock.advance(hours=5)  # a pause of hours
+    harness = await start_harness(emulator, clock, db_path)
+    try:
+        parent = Person(harness, parent.user)
+        message = parent.last
+        assert "Spørgsmål 4 af 8" in message.text
+        for value in ("6", "7", "8", "9", "10"):
+            await parent.tap(value, message)
+        assert "Tak for dine svar" in message.text
+        assert [v for (_q, _p, v) in answers_in_db(harness)] == [30, 40, 50, 60, 70, 80, 90, 100]
+    finally:
+        await stop_harness(harness)
+
+
+async def test_finished_questionnaire_shows_own_trend(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness, band="6-12")
+    for round_values in (("4", "4", "4", "4"), ("5", "5", "5", "6"), ("7", "7", "7", "7")):
+        await meeting_and_prompts(harness, worker)
+        await parent.tap(START)
+        for value in (*round_values, "9", "9", "9", "9"):
+            await parent.tap(value)
+        harness.clock.advance(days=7)
+    text = parent.last_text_message().text
+    assert "16,0" in text
+    assert "21,0" in text
+    assert "28,0" in text
+    assert "↑" in text
+    # From three meetings on, a small chart too.
+    photos = [m for m in parent.messages() if m.photo is not None]
+    assert photos
+    assert photos[-1].photo.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_reminder_once_never_in_quiet_hours_then_expiry(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    # A meeting at 19:00 local time: the prompt goes at 19:30, the reminder would fall at 19:30 next day.
+    harness.clock.set(harness.clock.now().replace(hour=18, minute=0))  # 19:00 in Copenhagen (UTC+1)
+    await worker.send("/moede B7")
+    await harness.advance(minutes=31)
+    assert "et par spørgsmål fra mødet" in parent.last.text
+    before = len(parent.messages())
+    await harness.advance(hours=23)
+    assert len(parent.messages()) == before
+    await harness.advance(hours=1, minutes=1)
+    assert "Der ligger stadig et par spørgsmål" in parent.last.text
+    reminders = len(parent.messages())
+    await harness.advance(hours=20)
+    assert len(parent.messages()) == reminders  # only one reminder
+    await harness.advance(hours=28)
+    assert "lukket" in parent.last.text
+    # Nothing answered: the caseworker is told.
+    assert any("Ingen svar efter påmindelsen" in m.content for m in worker.channel_messages())
+
+
+async def test_quiet_hours_move_the_prompt_to_the_morning(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    harness.clock.set(harness.clock.now().replace(hour=20, minute=50))  # 21:50 in Copenhagen
+    await worker.send("/moede B7")
+    assert "onsdag den 25. november kl. 08.00" in worker.last.text
+    await harness.advance(hours=9)
+    assert "et par spørgsmål fra mødet" not in parent.last.text
+    await harness.advance(hours=1, minutes=11)  # 08:01 local
+    assert "et par spørgsmål fra mødet" in parent.last.text
+
+
+async def test_not_this_time(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    await meeting_and_prompts(harness, worker)
+    await parent.tap("Ikke denne gang")
+    assert "helt i orden" in parent.last.text
+    await harness.advance(hours=30)
+    assert "Der ligger stadig" not in parent.last.text
+
+
+async def test_expired_reused_and_invalid_tokens_are_refused_kindly(harness: Harness) -> None:
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.new_case("B7", "13-17")
+    token = await worker.invite("B7")
+    first = harness.person("Mette")
+    await first.send(f"/start {token}")
+    other = harness.person("Fremmed")
+    await other.send(f"/start {token}")  # reused
+    assert "Det link virker desværre ikke" in other.last.text
+    assert "B7" not in other.last.text
+    await other.send("/start AAAAAAAAAAAAAAAAAAAAAA")  # never issued
+    assert "Det link virker desværre ikke" in other.last.text
+    expiring = await worker.invite("B7")
+    harness.clock.advance(days=14, seconds=1)
+    late = harness.person("Sen")
+    await late.send(f"/start {expiring}")
+    assert "Det link virker desværre ikke" in late.last.text
+
+
+async def test_repeated_bad_tokens_are_throttled(harness: Harness) -> None:
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.new_case("B7", "13-17")
+    guesser = harness.person("Gætter")
+    for n in range(5):
+        await guesser.send(f"/start guess{n:020d}")
+    good = await worker.invite("B7")
+    await guesser.send(f"/start {good}")
+    assert "mange links" in guesser.last.text
+    harness.clock.advance(hours=1, minutes=1)
+    await guesser.send(f"/start {good}")
+    assert "Vil du være med?" in guesser.last.text
+
+
+async def test_stranger_learns_nothing_and_caseworker_commands_are_refused(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    stranger = harness.person("Ukendt")
+    for text in ("/start", "hej", "/sager", "/sag B7", "/mine_data", "/stop", "/hjaelp", "7"):
+        await stranger.send(text)
+        assert "Har du fået et link fra din rådgiver" in stranger.last.text, text
+        assert "B7" not in stranger.last.text
+    for command in ("/sager", "/sag B7", "/nysag X1 6-12", "/moede B7", "/eksport B7", "/luk B7"):
+        await parent.send(command)
+        assert "kun for rådgivere" in parent.last.text, command
+    async with harness.db.transaction() as repo:
+        assert len(await repo.meetings_of_case(1)) == 0
+        case = await repo.case(1)
+    assert case is not None
+    assert case.is_open
+
+
+async def test_help_language_and_menu(harness: Harness) -> None:
+    _worker, parent, _youth = await setup_case(harness)
+    await parent.send("/hjaelp")
+    for must in ("Din egen rådgiver ser dine svar", "/stop", "112"):
+        assert must in parent.last.text
+    await parent.send("/sprog")
+    assert "English" in parent.last.button_texts
+    await parent.tap("English")
+    assert parent.last.text == "Fine. I'll write in English from now on."
+    assert [c["description"] for c in harness.emulator.commands(parent.user.id)][0].startswith("What")
+    await parent.send("/hjaelp")
+    assert "caseworker" in parent.last.text
+
+
+async def test_my_data_returns_everything_stored(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    await meeting_and_prompts(harness, worker)
+    await parent.tap(START)
+    await parent.tap("8")
+    await parent.send("/mine_data")
+    document = parent.last.document
+    assert document is not None
+    data = json.loads(document.data)
+    participation = data["participations"][0]
+    assert participation["role"] == "parent"
+    assert participation["consents"][0]["given"] is True
+    assert participation["questionnaires"][0]["answers"][0]["value_tenths"] == 80
+
+
+async def test_stop_ends_prompts_and_unlinks(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    await parent.send("/stop")
+    await parent.tap("Ja, stop")
+    assert "Du er stoppet" in parent.last.text
+    assert "gemt i din sag" in parent.last.text
+    await meeting_and_prompts(harness, worker)
+    assert "et par spørgsmål fra mødet" not in parent.last.text
+    async with harness.db.transaction() as repo:
+        assert await repo.respondents_of_user(parent.user.id) == []
+    await parent.send("hej")
+    assert "Har du fået et link fra din rådgiver" in parent.last.text
+
+
+@pytest.mark.parametrize("policy", ["delete_answers"])
+async def test_stop_can_delete_answers(emulator: Emulator, clock: FakeClock, db_path: Path, policy: str) -> None:
+    harness = await start_harness(emulator, clock, db_path, env={"FITBOT_PRIVACY_ON_WITHDRAWAL": policy})
+    try:
+        worker, parent, _youth = await setup_case(harness)
+        await meeting_and_prompts(harness, worker)
+        await parent.tap(START)
+        await parent.tap("8")
+        await parent.send("/stop")
+        await parent.tap("Ja, stop")
+        assert "Dine tidligere svar er slettet" in parent.last.text
+        assert answers_in_db(harness) == []
+    finally:
+        await stop_harness(harness)
