@@ -21,7 +21,8 @@ def to_db_time(when: datetime) -> str:
     """Fixed-width UTC text, so that string order is time order in every backend."""
     if when.tzinfo is None:
         raise ValueError("naive datetime given to storage")
-    return when.astimezone(UTC).strftime(_TIME_FORMAT)
+    # isoformat, not strftime: strftime("%Y") gives "999" for year 999, breaking width, order and parsing.
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_db_time(text: str | None) -> datetime | None:
