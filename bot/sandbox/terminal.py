@@ -54,6 +54,13 @@ async def _stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):  # closed or replaced standard input
+        return False
+
+
 class _Terminal:
     def __init__(self, emulator: Emulator, personas: dict[str, SimUser], out: TextIO, files_dir: Path | None) -> None:
         if not personas:
@@ -64,6 +71,7 @@ class _Terminal:
         self.current = next(iter(personas))
         self.out = out
         self._files_dir = files_dir
+        self.at_prompt = False
 
     @property
     def user(self) -> SimUser:
@@ -75,7 +83,22 @@ class _Terminal:
 
     # ---- what the bot does
 
+    def prompt(self) -> None:
+        self.out.write(f"[{self.current}] > ")
+        self.out.flush()
+        self.at_prompt = True
+
     def on_event(self, event: WorldEvent) -> None:
+        """Print what the bot did; while the prompt waits for input, print above a fresh prompt."""
+        waiting = self.at_prompt
+        if waiting:
+            self.out.write("\n")
+            self.at_prompt = False
+        self._show_event(event)
+        if waiting:
+            self.prompt()
+
+    def _show_event(self, event: WorldEvent) -> None:
         if event.kind == "answered":
             assert event.answer is not None
             self._show_answer(event.answer, event.user)
@@ -227,20 +250,24 @@ async def run_terminal(
     input_lines: AsyncIterator[str] | None = None,
     out: TextIO = sys.stdout,
     files_dir: Path | None = None,
+    echo: bool | None = None,
 ) -> None:
     """Chat with the bot behind ``emulator`` as one of ``personas`` (name -> user) at a time, reading lines
     from ``input_lines`` (default: standard input) until ``:quit`` or the end of input.  Photos and
-    documents from the bot are saved in ``files_dir`` (default: a new temporary directory)."""
+    documents from the bot are saved in ``files_dir`` (default: a new temporary directory).  Input lines
+    are echoed after the prompt when ``echo`` (default: when standard input is not a terminal, which
+    echoes by itself), so a scripted session reads like a chat."""
     term = _Terminal(emulator, personas, out, files_dir)
-    echo = input_lines is not None or not sys.stdin.isatty()
+    if echo is None:
+        echo = not _stdin_is_a_terminal()
     lines = input_lines if input_lines is not None else _stdin_lines()
     unsubscribe = emulator.on_event(term.on_event)
     term.say("FIT-bot sandkasse. Skriv :hjælp for hjælp.")
     try:
         while True:
-            out.write(f"[{term.current}] > ")
-            out.flush()
+            term.prompt()
             line = await anext(lines, None)
+            term.at_prompt = False
             if line is None:
                 out.write("\n")
                 break

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -156,3 +156,16 @@ async def test_without_a_bot_the_terminal_says_so(emulator: Emulator, monkeypatc
     out = io.StringIO()
     await run_terminal(emulator, {"A": emulator.add_user("A")}, input_lines=lines(["hej"]), out=out)
     assert "(botten henter ikke opdateringer - kører den?)" in out.getvalue()
+
+
+async def test_a_message_arriving_at_the_prompt_gets_a_fresh_prompt(emulator: Emulator, bot: Bot) -> None:
+    anna = emulator.add_user("Anna")
+    emulator.send_text(anna, "/start")
+
+    async def script() -> AsyncIterator[str]:
+        await bot.send_message(anna.id, "Husk mødet i morgen")  # while the person looks at the prompt
+        yield ":quit"
+
+    out = io.StringIO()
+    await run_terminal(emulator, {"Anna": anna}, input_lines=script(), out=out, echo=True)
+    assert "[Anna] > \nFIT-bot: Husk mødet i morgen\n[Anna] > :quit\n" in out.getvalue()
