@@ -244,6 +244,7 @@ class Emulator(World):
         for key, part in files.items():
             logged[key] = f"<file {part.filename or key}, {len(part.data)} bytes>"
         fault = self.faults.take(name, params.get("chat_id")) if self.faults else None
+        fault_tag = fault.describe() if fault is not None else None
         counted = name != "getUpdates"
         self.in_flight += counted
         self._notify()
@@ -259,18 +260,18 @@ class Emulator(World):
                     if fault_status is not None:
                         status, payload = fault_status, fault_payload
         except _Dropped:
-            self.record(RequestRecord(name, logged, 0, "connection dropped", fault.describe() if fault else None))
+            self.record(RequestRecord(name, logged, 0, "connection dropped", fault_tag))
             self._notify()
             return web.Response(status=204)  # never reaches the client: the transport is closed
         except asyncio.CancelledError:  # the client went away (e.g. its time-out) before the answer
             if name != "getUpdates":
-                self.record(RequestRecord(name, logged, 0, "client disconnected", fault.describe() if fault else None))
+                self.record(RequestRecord(name, logged, 0, "client disconnected", fault_tag))
                 self._notify()
             raise
         finally:
             self.in_flight -= counted
         description = None if status == 200 else payload.get("description")
-        self.record(RequestRecord(name, logged, status, description, fault.describe() if fault else None))
+        self.record(RequestRecord(name, logged, status, description, fault_tag))
         self._notify()
         return _response(status, payload)
 
