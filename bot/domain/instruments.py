@@ -129,14 +129,14 @@ ORS_YOUTH = Instrument(
         Item(
             "interpersonally",
             N_("Familien"),
-            N_("Hvordan har du haft det med din familie og dem, der står dig nær?"),
+            N_("Hvordan har du haft det med din familie og dem, der står dig nær, den seneste uge?"),
             _BAD,
             _GOOD,
         ),
         Item(
             "socially",
             N_("Skole og venner"),
-            N_("Hvordan har du haft det i skolen, på job eller med dine venner?"),
+            N_("Hvordan har du haft det i skolen, på job eller med dine venner den seneste uge?"),
             _BAD,
             _GOOD,
         ),

@@ -231,9 +231,7 @@ def low_item(
     if not history or history[-1].ors is None:
         return None
     ors = instruments[0]
-    keys = [
-        k for k, v in zip(ors.item_keys, history[-1].ors, strict=True) if v is not None and v <= t.low_item
-    ]
+    keys = [k for k, v in zip(ors.item_keys, history[-1].ors, strict=True) if v is not None and v <= t.low_item]
     if not keys:
         return None
     return _finding(
@@ -297,10 +295,7 @@ def alliance_drop(
         return None
     return _finding(
         AlertKind.ALLIANCE_DROP,
-        N_(
-            "SRS-totalen er faldet {drop_tenths} point siden sidste møde "
-            "(fra {previous_tenths} til {latest_tenths})."
-        ),
+        N_("SRS-totalen er faldet {drop_tenths} point siden sidste møde (fra {previous_tenths} til {latest_tenths})."),
         drop_tenths=previous - latest,
         previous_tenths=previous,
         latest_tenths=latest,
@@ -328,8 +323,8 @@ def improvement(
             AlertKind.IMPROVEMENT,
             N_(
                 "Sikker fremgang: ORS-totalen er steget {change_tenths} point siden første møde "
-                "(fra {first_tenths} til {latest_tenths}) og er ikke længere under den kliniske "
-                "grænse på {cutoff_tenths}."
+                "(fra {first_tenths} til {latest_tenths}) og er ikke længere under "
+                "skæringspunktet ({cutoff_tenths})."
             ),
             cutoff_tenths=limit,
             **params,

@@ -297,7 +297,7 @@ async def _export(update: Update, context: Context, caseworker: Caseworker, case
     await context.bot.send_document(
         chat.id,
         InputFile(("\ufeff" + text).encode("utf-8"), filename=f"{_safe_filename(case.label)}.csv"),
-        caption=_("Svar i sag {label} (CSV, semikolon-separeret).").format(label=case.label),
+        caption=_("Svar i sag {label} (CSV, semikolonsepareret).").format(label=case.label),
     )
 
 

@@ -12,7 +12,7 @@ from bot.i18n import DEFAULT_LANGUAGE, LazyString, available_languages, lazy_get
 FAMILY_COMMANDS: tuple[tuple[str, LazyString], ...] = (
     ("hjaelp", lazy_gettext("Hvad er FIT-bot, og hvem ser mine svar")),
     ("sprog", lazy_gettext("Vælg sprog")),
-    ("mine_data", lazy_gettext("Få alt, hvad der er gemt om mig")),
+    ("mine_data", lazy_gettext("Få alt, hvad FIT-bot har gemt om mig")),
     ("stop", lazy_gettext("Stop med at være med")),
 )
 

@@ -19,6 +19,7 @@ from bot.i18n.core import (
     use_language,
 )
 from bot.i18n.formatting import (
+    format_date_long,
     format_date_short,
     format_datetime_long,
     format_datetime_short,
@@ -33,6 +34,7 @@ __all__ = [
     "_",
     "available_languages",
     "current_language",
+    "format_date_long",
     "format_date_short",
     "format_datetime_long",
     "format_datetime_short",

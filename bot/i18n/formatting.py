@@ -15,6 +15,7 @@ _LOCALES = {"da": "da_DK", "en": "en_GB"}
 _LONG = {"da": "EEEE 'den' d. MMMM 'kl.' HH.mm", "en": "EEEE d MMMM 'at' HH:mm"}
 _SHORT = {"da": "dd.MM. 'kl.' HH.mm", "en": "d MMM HH:mm"}
 _DATE_SHORT = {"da": "d.M.", "en": "d MMM"}
+_DATE_LONG = {"da": "EEEE 'den' d. MMMM", "en": "EEEE d MMMM"}
 
 
 def _locale() -> str:
@@ -53,3 +54,8 @@ def format_datetime_short(when: datetime, tz: ZoneInfo) -> str:
 def format_date_short(when: datetime, tz: ZoneInfo) -> str:
     """ "24.11." for chart axes and tables."""
     return _format(when, tz, _DATE_SHORT, "d MMM")
+
+
+def format_date_long(when: datetime, tz: ZoneInfo) -> str:
+    """ "tirsdag den 24. november"."""
+    return _format(when, tz, _DATE_LONG, "long")

@@ -73,6 +73,15 @@ def _upper(value: object) -> str | bytes | None:
     return value.upper() if isinstance(value, str | bytes) else str(value).upper()
 
 
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """ROLLBACK if a transaction is open; queued behind a BEGIN or COMMIT still running in the thread."""
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "no transaction is active" not in str(exc):
+            raise
+
+
 class SqliteDatabase(Database):
     dialect = "sqlite"
     id_column = "INTEGER PRIMARY KEY"
@@ -111,15 +120,19 @@ class SqliteDatabase(Database):
     async def transaction(self) -> AsyncIterator[Connection]:  # type: ignore[override]
         if self._conn is None:
             raise RuntimeError("database is not open")
+        conn = self._conn
         async with self._lock:
             # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read.
-            await self._conn.execute("BEGIN IMMEDIATE")
+            # Every way out ends the transaction: the connection is shared, and one left open would make
+            # every later BEGIN fail. That includes a cancellation while BEGIN waits for another process
+            # (the BEGIN still completes in aiosqlite's thread) and a COMMIT that fails (deferred checks).
             try:
-                yield _SqliteConnection(self._conn)
+                await conn.execute("BEGIN IMMEDIATE")
+                yield _SqliteConnection(conn)
+                await conn.execute("COMMIT")
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                await _rollback(conn)
                 raise
-            await self._conn.execute("COMMIT")
 
     async def backup(self, target: str) -> None:
         if self._conn is None:

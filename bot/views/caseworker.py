@@ -17,6 +17,7 @@ from bot.domain.rules import Finding, format_finding
 from bot.domain.trends import text_trend
 from bot.i18n import (
     _,
+    format_date_long,
     format_date_short,
     format_datetime_long,
     format_datetime_short,
@@ -295,7 +296,7 @@ def case_detail(detail: CaseDetail, thresholds: Thresholds, tz: ZoneInfo) -> Out
         "",
     ]
     for t in detail.respondents:
-        status = _("med") if t.respondent.active else _status_name(t.respondent.status)
+        status = _("er med") if t.respondent.active else _status_name(t.respondent.status)
         parts.append(f"<b>{role_name(t.respondent.role)}</b> ({status})")
         for at, ors, srs in zip(t.meeting_times, t.ors_totals, t.srs_totals, strict=True):
             parts.append(f"  {format_date_short(at, tz)}  ORS {format_points(ors)} · SRS {format_points(srs)}")
@@ -440,7 +441,7 @@ def acknowledged_popup(already: bool) -> str:
 
 def digest(d: Digest, thresholds: Thresholds, tz: ZoneInfo, now: datetime) -> Out:
     parts = [
-        "<b>" + _("Dagens oversigt, {date}").format(date=format_datetime_long(now, tz).split(" kl.")[0]) + "</b>",
+        "<b>" + _("Dagens oversigt, {date}").format(date=format_date_long(now, tz)) + "</b>",
         "",
     ]
     if d.needs_attention:

@@ -50,7 +50,7 @@ def throttled() -> Out:
 def _emergency(role: Role | None) -> str:
     text = _("Er nogen i fare, så ring 112.")
     if role in (Role.YOUTH, Role.CHILD, None):
-        text += " " + _("Børn og unge kan altid ringe gratis og anonymt til Børnetelefonen på 116 111.")
+        text += " " + _("Børn og unge kan altid ringe gratis og anonymt til BørneTelefonen på 116 111.")
     return text
 
 
@@ -75,7 +75,7 @@ def consent_request(respondent_id: int, role: Role) -> Out:
             _("Det tager omkring et minut. Dine svar hjælper din rådgiver med at gøre hjælpen bedre."),
             "",
             "<b>" + _("Hvem ser dine svar?") + "</b>",
-            _("Din egen rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar."),
+            _("Din rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar."),
             _("Beskederne går gennem Telegram. Dine svar gemmes af kommunen."),
             "",
             "<b>" + _("Det er frivilligt") + "</b>",
@@ -117,7 +117,7 @@ def consent_declined() -> Out:
 def prompt(questionnaire_id: int) -> Out:
     return Out(
         lines(
-            _("Du har et par spørgsmål fra mødet i dag."),
+            _("Du har et par spørgsmål fra dit seneste møde."),
             "",
             _(
                 "Tak for mødet. Har du et minut til at fortælle, hvordan det går? Det hjælper "
@@ -253,13 +253,13 @@ def help_text(role: Role | None) -> Out:
             "",
             "<b>" + _("Hvem ser hvad?") + "</b>",
             _(
-                "Din egen rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar. "
+                "Din rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar. "
                 "Beskederne går gennem Telegram, og kommunen gemmer dine svar."
             ),
             "",
             "<b>" + _("Det kan du skrive") + "</b>",
             _("/sprog: vælg sprog"),
-            _("/mine_data: få alt, hvad der er gemt om dig"),
+            _("/mine_data: få alt, hvad FIT-bot har gemt om dig"),
             _("/stop: stop med at være med"),
             "",
             _("Jeg kan ikke hjælpe i en akut situation.") + " " + _emergency(role),
@@ -291,7 +291,7 @@ def stopped(answers_deleted: bool) -> Out:
     kept = (
         _("Dine tidligere svar er slettet.")
         if answers_deleted
-        else _("Dine tidligere svar bliver gemt i din sag hos kommunen. Din rådgiver kan fortælle dig mere om det.")
+        else _("Dine tidligere svar bliver gemt hos kommunen. Din rådgiver kan fortælle dig mere om det.")
     )
     return Out(
         lines(
@@ -313,8 +313,8 @@ def not_linked_stop() -> Out:
 
 
 def my_data_caption() -> str:
-    return _("Her er alt, hvad der er gemt om dig. Filen kan åbnes i en teksteditor.")
+    return _("Her er alt, hvad FIT-bot har gemt om dig. Filen er almindelig tekst og kan fx åbnes på en computer.")
 
 
 def caseworker_only() -> Out:
-    return Out(_("Den kommando er kun for rådgivere. Skriv /hjaelp for at se, hvad du kan."))
+    return Out(_("Den kommando er kun for rådgivere. Skriv /hjaelp for at se, hvad du kan skrive her."))

@@ -296,7 +296,7 @@ def test_recovered_message_names_the_cutoff() -> None:
     f = only(run(history(200, 250)), AlertKind.IMPROVEMENT)
     assert render(f) == (
         "Sikker fremgang: ORS-totalen er steget 5,0 point siden første møde (fra 20,0 til 25,0) "
-        "og er ikke længere under den kliniske grænse på 25,0."
+        "og er ikke længere under skæringspunktet (25,0)."
     )
 
 

@@ -54,7 +54,7 @@ async def test_welcome_says_what_who_voluntary_and_emergency(harness: Harness) -
     await youth.send(f"/start {token}")
     text = youth.last.text
     assert text.splitlines()[0] == "Hej, og velkommen."  # discreet first line
-    for must in ("Din egen rådgiver ser dine svar", "frivilligt", "/stop", "112", "116 111", "Vil du være med?"):
+    for must in ("Din rådgiver ser dine svar", "frivilligt", "/stop", "112", "116 111", "Vil du være med?"):
         assert must in text
     assert [b["text"] for b in youth.last.buttons] == [CONSENT, "Nej tak"]
     await youth.tap(CONSENT)
@@ -76,9 +76,9 @@ async def test_parent_and_young_person_answer_by_buttons_and_typing(harness: Har
     assert youth is not None
     await meeting_and_prompts(harness, worker)
     prompt = parent.last
-    assert prompt.text.splitlines()[0] == "Du har et par spørgsmål fra mødet i dag."
+    assert prompt.text.splitlines()[0] == "Du har et par spørgsmål fra dit seneste møde."
     assert "frivilligt" in prompt.text
-    assert youth.last.text.splitlines()[0] == "Du har et par spørgsmål fra mødet i dag."
+    assert youth.last.text.splitlines()[0] == "Du har et par spørgsmål fra dit seneste møde."
 
     # The parent answers by buttons, in one message edited in place, with progress marks.
     await parent.tap(START)
@@ -211,7 +211,7 @@ async def test_reminder_once_never_in_quiet_hours_then_expiry(harness: Harness) 
     harness.clock.set(harness.clock.now().replace(hour=18, minute=0))  # 19:00 in Copenhagen (UTC+1)
     await worker.send("/moede B7")
     await harness.advance(minutes=31)
-    assert "et par spørgsmål fra mødet" in parent.last.text
+    assert "et par spørgsmål fra dit seneste møde" in parent.last.text
     before = len(parent.messages())
     await harness.advance(hours=23)
     assert len(parent.messages()) == before
@@ -232,9 +232,9 @@ async def test_quiet_hours_move_the_prompt_to_the_morning(harness: Harness) -> N
     await worker.send("/moede B7")
     assert "onsdag den 25. november kl. 08.00" in worker.last.text
     await harness.advance(hours=9)
-    assert "et par spørgsmål fra mødet" not in parent.last.text
+    assert "et par spørgsmål fra dit seneste møde" not in parent.last.text
     await harness.advance(hours=1, minutes=11)  # 08:01 local
-    assert "et par spørgsmål fra mødet" in parent.last.text
+    assert "et par spørgsmål fra dit seneste møde" in parent.last.text
 
 
 async def test_not_this_time(harness: Harness) -> None:
@@ -280,7 +280,7 @@ async def test_repeated_bad_tokens_are_throttled(harness: Harness) -> None:
 
 
 async def test_stranger_learns_nothing_and_caseworker_commands_are_refused(harness: Harness) -> None:
-    worker, parent, _youth = await setup_case(harness)
+    _worker, parent, _youth = await setup_case(harness)
     stranger = harness.person("Ukendt")
     for text in ("/start", "hej", "/sager", "/sag B7", "/mine_data", "/stop", "/hjaelp", "7"):
         await stranger.send(text)
@@ -299,13 +299,14 @@ async def test_stranger_learns_nothing_and_caseworker_commands_are_refused(harne
 async def test_help_language_and_menu(harness: Harness) -> None:
     _worker, parent, _youth = await setup_case(harness)
     await parent.send("/hjaelp")
-    for must in ("Din egen rådgiver ser dine svar", "/stop", "112"):
+    for must in ("Din rådgiver ser dine svar", "/stop", "112"):
         assert must in parent.last.text
     await parent.send("/sprog")
     assert "English" in parent.last.button_texts
     await parent.tap("English")
     assert parent.last.text == "Fine. I'll write in English from now on."
-    assert [c["description"] for c in harness.emulator.commands(parent.user.id)][0].startswith("What")
+    menu = harness.emulator.commands(parent.user.id)
+    assert menu[0]["description"].startswith("What")
     await parent.send("/hjaelp")
     assert "caseworker" in parent.last.text
 
@@ -330,9 +331,9 @@ async def test_stop_ends_prompts_and_unlinks(harness: Harness) -> None:
     await parent.send("/stop")
     await parent.tap("Ja, stop")
     assert "Du er stoppet" in parent.last.text
-    assert "gemt i din sag" in parent.last.text
+    assert "gemt hos kommunen" in parent.last.text
     await meeting_and_prompts(harness, worker)
-    assert "et par spørgsmål fra mødet" not in parent.last.text
+    assert "et par spørgsmål fra dit seneste møde" not in parent.last.text
     async with harness.db.transaction() as repo:
         assert await repo.respondents_of_user(parent.user.id) == []
     await parent.send("hej")

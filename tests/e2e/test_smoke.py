@@ -26,7 +26,7 @@ async def test_whole_round(harness: Harness) -> None:
     await worker.send("/moede A12")
     assert "registreret" in worker.last.text
     await harness.advance(minutes=31)
-    assert "et par spørgsmål fra mødet" in parent.last.text
+    assert "et par spørgsmål fra dit seneste møde" in parent.last.text
     await parent.tap("Ja, lad os gå i gang")
     for n in range(8):
         assert f"Spørgsmål {n + 1} af 8" in parent.last.text
