@@ -233,3 +233,65 @@ async def test_writers_on_separate_connections_take_turns(
     await asyncio.gather(first(), second())
     async with storage.transaction() as repo:
         assert sorted(c.name for c in await repo.caseworkers()) == ["first", "second"]
+
+
+async def test_a_transaction_cancelled_while_waiting_for_another_writer_leaves_storage_usable(
+    storage: Storage, make_storage: Callable[[], Storage]
+) -> None:
+    """Shutdown cancels a task stuck behind another instance's write (SQLite: in BEGIN; PG: on a row lock)."""
+    other = make_storage()
+    await other.open(START)
+    async with storage.transaction() as repo:
+        cw = await repo.insert_caseworker("A", "", "caseworker", at())
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with other.transaction() as repo:
+            await repo.set_caseworker_language(cw, "en")
+            holding.set()
+            await release.wait()
+
+    async def wait_behind() -> None:
+        async with storage.transaction() as repo:
+            await repo.set_caseworker_language(cw, "uk")
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    waiter = asyncio.create_task(wait_behind())
+    await asyncio.sleep(0.2)  # the waiter is now blocked inside BEGIN IMMEDIATE / the UPDATE
+    assert not waiter.done()
+    waiter.cancel()
+    # The cancelled BEGIN (SQLite) still runs in aiosqlite's thread until the lock frees or busy_timeout.
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await holder
+    async with asyncio.timeout(10):
+        async with storage.transaction() as repo:
+            assert (await repo.caseworker(cw)).language == "en"  # type: ignore[union-attr]
+            await repo.set_caseworker_language(cw, "da")
+    async with other.transaction() as repo:
+        assert (await repo.caseworker(cw)).language == "da"  # type: ignore[union-attr]
+
+
+async def test_a_failed_commit_rolls_back_and_leaves_storage_usable(storage: Storage) -> None:
+    """A deferred constraint fails at COMMIT, not at the statement: the transaction must still end."""
+    async with storage.transaction() as repo:
+        await repo.conn.execute("CREATE TABLE t_parent (id INTEGER PRIMARY KEY)")
+        await repo.conn.execute(
+            "CREATE TABLE t_child (parent_id INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+
+    async def orphan() -> None:
+        async with storage.transaction() as repo:
+            await repo.insert_caseworker("Gone", "", "caseworker", at())
+            await repo.conn.execute("INSERT INTO t_child (parent_id) VALUES (1)")  # fine until COMMIT
+
+    with pytest.raises(INTEGRITY_ERRORS):
+        await orphan()
+    async with asyncio.timeout(10):
+        async with storage.transaction() as repo:
+            assert await repo.caseworkers() == []
+            await repo.insert_caseworker("Next", "", "caseworker", at())
+    assert await count(storage, "caseworkers") == 1
+    assert await count(storage, "t_child") == 0
