@@ -73,6 +73,21 @@ def _upper(value: object) -> str | bytes | None:
     return value.upper() if isinstance(value, str | bytes) else str(value).upper()
 
 
+async def _enable_wal(conn: aiosqlite.Connection) -> None:
+    """PRAGMA journal_mode=WAL, retried: on a new file, processes opening it at the same moment get
+    "database is locked" at once (SQLite skips the busy handler where waiting could deadlock)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(0.01)
+
+
 async def _rollback(conn: aiosqlite.Connection) -> None:
     """ROLLBACK if a transaction is open; queued behind a BEGIN or COMMIT still running in the thread."""
     try:
@@ -97,8 +112,8 @@ class SqliteDatabase(Database):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
+        await _enable_wal(self._conn)
         for pragma in (
-            "PRAGMA journal_mode=WAL",
             "PRAGMA foreign_keys=ON",
             f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
             # FULL: a committed (acknowledged) answer survives a power cut, not only kill -9.
