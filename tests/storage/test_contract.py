@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from bot.storage import Storage
 from bot.storage.migrations import available, migrate, schema_version
-from bot.storage.sqlite import BUSY_TIMEOUT_MS
+from bot.storage.sqlite import BUSY_TIMEOUT_MS, SqliteDatabase
 from tests.conftest import START
 from tests.storage.seed import INTEGRITY_ERRORS, at, count, family
 
@@ -77,6 +78,19 @@ async def test_sqlite_pragmas(storage: Storage, dialect: str) -> None:
             for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
         }
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": BUSY_TIMEOUT_MS, "synchronous": 2}
+
+
+async def test_sqlite_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """Setting WAL on a new file races (SQLite answers "locked" without waiting): opening retries."""
+    for attempt in range(60):
+        databases = [SqliteDatabase(tmp_path / f"new{attempt}.sqlite3") for _ in range(8)]
+        try:
+            await asyncio.gather(*(db.open() for db in databases))
+            async with databases[-1].transaction() as conn:
+                assert (await conn.fetch_one("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+        finally:
+            for db in databases:
+                await db.close()
 
 
 # --- constraints --------------------------------------------------------------------------------------
