@@ -2,6 +2,7 @@
 
 Repositories write portable SQL with :named parameters; a backend runs it. Each backend supplies only
 connections and transactions, so SQLite and PostgreSQL share every query and pass the same tests.
+A clause only PostgreSQL needs goes in a `/*pg: ...*/` comment: SQLite skips it, PostgreSQL runs it.
 """
 
 from __future__ import annotations

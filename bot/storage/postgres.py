@@ -1,7 +1,8 @@
 """PostgreSQL backend (asyncpg), for municipalities that run several bot instances on one database.
 
-Same SQL as SQLite: :name parameters become $n here. Rows claimed from the outbox are re-checked by
-PostgreSQL after a concurrent claim commits, so two instances never send the same row.
+Same SQL as SQLite: :name parameters become $n here, and a `/*pg: ...*/` comment (a no-op for SQLite)
+becomes its text. Outbox claims use it for FOR UPDATE SKIP LOCKED: two instances never wait on each
+other's claimed rows, so they neither send a row twice nor deadlock.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from typing import Any
 from bot.storage.db import Connection, Database, Params, Row
 
 _PARAM = re.compile(r"(?<![:\w]):([a-zA-Z_]\w*)")
+_PG_ONLY = re.compile(r"/\*pg:(.*?)\*/", re.DOTALL)
 
 
 @lru_cache(maxsize=512)
 def _convert(sql: str) -> tuple[str, tuple[str, ...]]:
-    """':name' placeholders -> ('$1', order of names); repeated names reuse their number."""
+    """':name' placeholders -> ('$1', order of names); repeated names reuse their number.
+
+    `/*pg: clause*/` becomes ` clause `: PostgreSQL-only SQL in a comment SQLite skips.
+    """
+    sql = _PG_ONLY.sub(lambda m: f" {m[1].strip()} ", sql)
     order: list[str] = []
 
     def number(match: re.Match[str]) -> str:
