@@ -596,14 +596,15 @@ class Repository:
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxRow]:
         """Take up to `limit` due rows (pending, or sending with an expired lease after a crash).
 
-        The outer status check makes a row claimed by a concurrent transaction drop out, so two
-        dispatchers never send the same row (PostgreSQL re-checks it after waiting for the lock).
+        Two dispatchers never send the same row: SQLite's write lock makes them take turns; PostgreSQL
+        skips rows another transaction is claiming (no waiting, so no deadlock with claim_chat_rows),
+        and the outer status check drops a row whose claim committed meanwhile.
         """
         rows = await self.conn.fetch_all(
             "UPDATE outbox SET status = 'sending', locked_until = :lease, attempts = attempts + 1 "
             "WHERE id IN (SELECT id FROM outbox WHERE due_at <= :now AND "
             "(status = 'pending' OR (status = 'sending' AND locked_until < :now)) "
-            "ORDER BY priority, due_at, id LIMIT :limit) "
+            "ORDER BY priority, due_at, id LIMIT :limit /*pg: FOR UPDATE SKIP LOCKED*/) "
             "AND (status = 'pending' OR (status = 'sending' AND locked_until < :now)) RETURNING *",
             {"now": to_db_time(now), "lease": to_db_time(lease_until), "limit": limit},
         )
@@ -615,7 +616,8 @@ class Repository:
         """Every due row of one kind for one chat (to combine a burst of summaries into one message)."""
         rows = await self.conn.fetch_all(
             "UPDATE outbox SET status = 'sending', locked_until = :lease, attempts = attempts + 1 "
-            "WHERE chat_id = :c AND kind = :k AND status = 'pending' AND due_at <= :now RETURNING *",
+            "WHERE id IN (SELECT id FROM outbox WHERE chat_id = :c AND kind = :k AND status = 'pending' "
+            "AND due_at <= :now /*pg: FOR UPDATE SKIP LOCKED*/) AND status = 'pending' RETURNING *",
             {"c": chat_id, "k": kind, "now": to_db_time(now), "lease": to_db_time(lease_until)},
         )
         return sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: (r.due_at, r.id))
