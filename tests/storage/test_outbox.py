@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -204,7 +205,7 @@ async def test_claim_due_and_claim_chat_rows_do_not_share_a_row(
     """A summary job combining a chat's burst races the dispatcher claiming the same rows."""
     other = make_storage()
     await other.open(START)
-    for round_ in range(15):
+    for round_ in range(40):
         async with storage.transaction() as repo:
             for i in range(6):
                 await repo.enqueue("summary", f"s:{round_}:{i}", at(-i), at(), chat_id=42)
@@ -222,6 +223,30 @@ async def test_claim_due_and_claim_chat_rows_do_not_share_a_row(
                 for r in rows:
                     await repo.finish(r.id, "done", "sent", at())
             await repo.conn.execute("UPDATE outbox SET status = 'done' WHERE status = 'pending'")
+
+
+async def test_postgres_claims_skip_rows_another_claim_holds(
+    storage: Storage, make_storage: Callable[[], Storage], dialect: str
+) -> None:
+    """A dispatcher never waits for another's open claim: it takes other rows (FOR UPDATE SKIP LOCKED)."""
+    if dialect != "postgres":
+        pytest.skip("SQLite has one writer at a time: the second claim waits for the first by design")
+    other = make_storage()
+    await other.open(START)
+    async with storage.transaction() as repo:
+        for i in range(3):
+            await repo.enqueue("k", f"k:{i}", at(-i), at())
+            await repo.enqueue("summary", f"s:{i}", at(-i), at(), chat_id=5)
+    async with storage.transaction() as first:
+        mine = await first.claim_due(at(), at(5), 3)  # the three oldest
+        mine += await first.claim_chat_rows(5, "summary", at(), at(5))
+        async with asyncio.timeout(3), other.transaction() as second:
+            theirs = await second.claim_due(at(), at(5), 10)
+            theirs += await second.claim_chat_rows(5, "summary", at(), at(5))
+    ids_mine, ids_theirs = {r.id for r in mine}, {r.id for r in theirs}
+    assert not ids_mine & ids_theirs
+    assert len(ids_mine | ids_theirs) == 6
+    assert ids_theirs
 
 
 @pytest.mark.parametrize("update_id", [1, 2**40])
