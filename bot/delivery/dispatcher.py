@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.delivery.limits import FloodLimiter
-from bot.delivery.sender import is_not_modified
+from bot.delivery.sender import Unreachable, is_not_modified
 from bot.storage import Storage
 from bot.storage.models import OutboxRow
 
@@ -30,14 +30,6 @@ class Done:
     """A job's result: what happened, in a few words for the outbox row (no personal data)."""
 
     outcome: str = "sent"
-
-
-class Unreachable(Exception):
-    """A 403 from Telegram: the job's chat is blocked, kicked or gone."""
-
-    def __init__(self, chat_id: int, reason: str) -> None:
-        super().__init__(reason)
-        self.chat_id = chat_id
 
 
 Job = Callable[[OutboxRow], Awaitable[Done]]
@@ -176,9 +168,9 @@ class Dispatcher:
             await self._reschedule(row, timedelta(seconds=seconds), f"429 retry after {seconds}s")
             return 0
         except Forbidden as exc:
-            return await self._unreachable(row, row.chat_id, exc.message)
-        except Unreachable as exc:
-            return await self._unreachable(row, exc.chat_id, str(exc))
+            # The sender names the chat that refused (a prompt's row has none: its chat is found when it runs).
+            chat_id = exc.chat_id if isinstance(exc, Unreachable) else row.chat_id
+            return await self._unreachable(row, chat_id, exc.message)
         except BadRequest as exc:
             if is_not_modified(exc):
                 await self._finish(row, "done", "not modified")

@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 
 from bot.views.common import Out
 
 BULK = {"bulk": True}
+
+
+class Unreachable(Forbidden):
+    """A 403 from Telegram, with the chat it concerns (blocked, kicked or gone).
+
+    Outbox rows often carry no chat (a prompt's chat is looked up when it runs), so the dispatcher learns
+    from here which person to mark unreachable or which channel to unlink.
+    """
+
+    def __init__(self, chat_id: int, message: str) -> None:
+        super().__init__(message)
+        self.chat_id = chat_id
+
+    def __reduce__(self) -> tuple[type, tuple[int, str]]:  # type: ignore[override]
+        return self.__class__, (self.chat_id, self.message)
+
+
+@contextmanager
+def _chat(chat_id: int) -> Iterator[None]:
+    try:
+        yield
+    except Unreachable:
+        raise
+    except Forbidden as exc:
+        raise Unreachable(chat_id, exc.message) from exc
 
 
 def markup(out: Out) -> InlineKeyboardMarkup | None:
@@ -43,26 +70,30 @@ async def send(bot: Bot, chat_id: int, out: Out, *, bulk: bool = False) -> Messa
         "disable_notification": out.silent,
         **extra,
     }
-    if out.photo is not None:
-        return await bot.send_photo(photo=InputFile(out.photo, filename=out.photo_name), caption=out.text, **common)
-    if out.document is not None:
-        return await bot.send_document(
-            document=InputFile(out.document, filename=out.document_name), caption=out.text, **common
-        )
-    return await bot.send_message(text=out.text, **common)
+    with _chat(chat_id):
+        if out.photo is not None:
+            return await bot.send_photo(
+                photo=InputFile(out.photo, filename=out.photo_name), caption=out.text, **common
+            )
+        if out.document is not None:
+            return await bot.send_document(
+                document=InputFile(out.document, filename=out.document_name), caption=out.text, **common
+            )
+        return await bot.send_message(text=out.text, **common)
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, out: Out, *, bulk: bool = False) -> None:
     """Show `out` in an existing text message; an unchanged message is not an error."""
     try:
-        await bot.edit_message_text(
-            chat_id=chat_id,
-            message_id=message_id,
-            text=out.text,
-            reply_markup=markup(out),
-            parse_mode=ParseMode.HTML,
-            **_limits(bot, bulk),
-        )
+        with _chat(chat_id):
+            await bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=out.text,
+                reply_markup=markup(out),
+                parse_mode=ParseMode.HTML,
+                **_limits(bot, bulk),
+            )
     except BadRequest as exc:
         if not is_not_modified(exc):
             raise
@@ -70,9 +101,10 @@ async def edit(bot: Bot, chat_id: int, message_id: int, out: Out, *, bulk: bool 
 
 async def clear_buttons(bot: Bot, chat_id: int, message_id: int, *, bulk: bool = False) -> None:
     try:
-        await bot.edit_message_reply_markup(
-            chat_id=chat_id, message_id=message_id, reply_markup=None, **_limits(bot, bulk)
-        )
+        with _chat(chat_id):
+            await bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=None, **_limits(bot, bulk)
+            )
     except BadRequest as exc:
         # Not modified (no buttons left) or gone (deleted by the person): nothing to clear either way.
         if not (is_not_modified(exc) or "not found" in exc.message.lower()):
