@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.delivery.limits import FloodLimiter
-from bot.delivery.sender import Unreachable, is_not_modified
+from bot.delivery.sender import Refused, Unreachable, is_not_modified
 from bot.storage import Storage
 from bot.storage.models import OutboxRow
 
@@ -176,7 +176,8 @@ class Dispatcher:
                 await self._finish(row, "done", "not modified")
                 return 1
             # The text is never logged: it may hold a family's scores. The method and the reason are enough.
-            log.error("Bot API refused %s row %d: %s", row.kind, row.id, exc.message)
+            method = exc.method if isinstance(exc, Refused) else "a request"
+            log.error("Bot API refused %s for %s row %d: %s", method, row.kind, row.id, exc.message)
             await self._finish(row, "failed", f"400 {exc.message}")
             return 1
         except (TimedOut, NetworkError) as exc:

@@ -30,14 +30,29 @@ class Unreachable(Forbidden):
         return self.__class__, (self.chat_id, self.message)
 
 
+class Refused(BadRequest):
+    """A 400 from Telegram, with the method it refused: logged as method and reason, never the text."""
+
+    def __init__(self, method: str, chat_id: int, message: str) -> None:
+        super().__init__(message)
+        self.method = method
+        self.chat_id = chat_id
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, str]]:  # type: ignore[override]
+        return self.__class__, (self.method, self.chat_id, self.message)
+
+
 @contextmanager
-def _chat(chat_id: int) -> Iterator[None]:
+def _request(method: str, chat_id: int) -> Iterator[None]:
+    """Name the chat (403) and the method (400) in Telegram's refusals."""
     try:
         yield
-    except Unreachable:
+    except (Unreachable, Refused):
         raise
     except Forbidden as exc:
         raise Unreachable(chat_id, exc.message) from exc
+    except BadRequest as exc:
+        raise Refused(method, chat_id, exc.message) from exc
 
 
 def markup(out: Out) -> InlineKeyboardMarkup | None:
@@ -70,22 +85,24 @@ async def send(bot: Bot, chat_id: int, out: Out, *, bulk: bool = False) -> Messa
         "disable_notification": out.silent,
         **extra,
     }
-    with _chat(chat_id):
-        if out.photo is not None:
+    if out.photo is not None:
+        with _request("sendPhoto", chat_id):
             return await bot.send_photo(
                 photo=InputFile(out.photo, filename=out.photo_name), caption=out.text, **common
             )
-        if out.document is not None:
+    if out.document is not None:
+        with _request("sendDocument", chat_id):
             return await bot.send_document(
                 document=InputFile(out.document, filename=out.document_name), caption=out.text, **common
             )
+    with _request("sendMessage", chat_id):
         return await bot.send_message(text=out.text, **common)
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, out: Out, *, bulk: bool = False) -> None:
     """Show `out` in an existing text message; an unchanged message is not an error."""
     try:
-        with _chat(chat_id):
+        with _request("editMessageText", chat_id):
             await bot.edit_message_text(
                 chat_id=chat_id,
                 message_id=message_id,
@@ -101,7 +118,7 @@ async def edit(bot: Bot, chat_id: int, message_id: int, out: Out, *, bulk: bool 
 
 async def clear_buttons(bot: Bot, chat_id: int, message_id: int, *, bulk: bool = False) -> None:
     try:
-        with _chat(chat_id):
+        with _request("editMessageReplyMarkup", chat_id):
             await bot.edit_message_reply_markup(
                 chat_id=chat_id, message_id=message_id, reply_markup=None, **_limits(bot, bulk)
             )
