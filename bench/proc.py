@@ -1,0 +1,168 @@
+"""Processes under test and what they cost: CPU from /proc/<pid>/stat, peak memory from wait4's rusage.
+
+The bot under test always runs in a process of its own (as in production); the emulator and the load
+driver run in the benchmark's process. Each side's CPU is read from the kernel's accounting, so one side
+cannot steal the other's time unseen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU of a process (all its threads) so far, in seconds."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    # Fields after the command name: state is [0], so utime (14th field) is [11], stime [12].
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """The process's peak resident set so far (VmHWM, the figure ru_maxrss reports at exit), in MB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class CpuWindow:
+    """CPU used by the bot process and by this process (emulator + driver) between start() and stop()."""
+
+    pid: int
+    wall: float = 0.0
+    bot: float = 0.0
+    driver: float = 0.0
+    _t0: float = 0.0
+    _bot0: float = 0.0
+    _drv0: float = 0.0
+
+    def start(self) -> CpuWindow:
+        self._t0, self._bot0, self._drv0 = time.perf_counter(), cpu_seconds(self.pid), cpu_seconds()
+        return self
+
+    def stop(self) -> CpuWindow:
+        self.wall = time.perf_counter() - self._t0
+        self.bot = cpu_seconds(self.pid) - self._bot0
+        self.driver = cpu_seconds() - self._drv0
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        wall = self.wall or 1e-9
+        return {
+            "wall_s": self.wall,
+            "bot_cpu_s": self.bot,
+            "driver_cpu_s": self.driver,
+            "bot_cpu_pct": 100 * self.bot / wall,
+            "driver_cpu_pct": 100 * self.driver / wall,
+        }
+
+
+@dataclass
+class Exit:
+    returncode: int
+    maxrss_mb: float  # peak resident set: VmHWM read just before SIGTERM (else ru_maxrss from wait4)
+    cpu_s: float
+
+
+class BotProcess:
+    """A bot (FIT-bot's `fitbot run`, or the bare bot) in its own process, its output in a log file."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.argv, self.env, self.cwd, self.log_path = argv, env, cwd, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.exit: Exit | None = None
+        self._peak: float | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> BotProcess:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("FITBOT_")}
+        full_env.update(self.env)
+        full_env.setdefault("PYTHONUNBUFFERED", "1")
+        self._log = self.log_path.open("ab")
+        self.started_at = time.perf_counter()
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.argv, env=full_env, cwd=self.cwd, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def _reap(self) -> bool:
+        """Collect the exit status and rusage if the process has ended (never blocks)."""
+        assert self.proc is not None
+        if self.exit is not None:
+            return True
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        if not pid:
+            return False
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self._log.close()
+        # ru_maxrss survives exec: a child forked from a big parent reports the parent's size, so the
+        # process's own high-water mark (VmHWM, reset at exec) is preferred when it could be read.
+        peak = self._peak if self._peak is not None else usage.ru_maxrss / 1024
+        self.exit = Exit(self.proc.returncode, peak, usage.ru_utime + usage.ru_stime)
+        return True
+
+    def alive(self) -> bool:
+        return self.proc is not None and not self._reap()
+
+    async def wait(self, timeout: float = 600.0) -> Exit:  # noqa: ASYNC109 - a guard: SIGKILL after it
+        """Until the process ends by itself; reaped with wait4 for its rusage."""
+        deadline = time.monotonic() + timeout
+        while not self._reap():
+            if time.monotonic() > deadline:
+                assert self.proc is not None
+                self.proc.kill()
+                deadline = time.monotonic() + 5
+            await asyncio.sleep(0.05)
+        assert self.exit is not None
+        return self.exit
+
+    async def stop(self, timeout: float = 30.0) -> Exit:  # noqa: ASYNC109 - a guard: SIGKILL after it
+        """SIGTERM (the production way to stop), then reap it with wait4 for its rusage."""
+        assert self.proc is not None
+        if self.alive():
+            with contextlib.suppress(OSError):
+                self._peak = peak_rss_mb(self.proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+        return await self.wait(timeout)
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def python() -> str:
+    return sys.executable
+
+
+def fitbot_argv() -> list[str]:
+    """`fitbot run`, exactly as an operator starts it (the console script of this interpreter's venv)."""
+    script = Path(sys.executable).with_name("fitbot")
+    if script.exists():
+        return [str(script), "run"]
+    return [sys.executable, "-m", "bot.cli", "run"]
+
+
+def own_maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
