@@ -53,6 +53,10 @@ def setup_logging(level: str) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # At DEBUG, PTB logs every update and request in full and aiosqlite every statement with its values:
+    # names, texts and answers. Those stay at INFO, so DEBUG can be turned on without logging them.
+    for name in ("telegram", "aiosqlite"):
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
 
 
 def _parser() -> argparse.ArgumentParser:
