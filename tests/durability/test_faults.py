@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.cli import setup_logging
 from bot.delivery.dispatcher import Dispatcher, backoff
 from bot.services.context import Services
 from bot.storage import create_storage
@@ -32,6 +33,7 @@ from tests.durability.helpers import (
 from tests.e2e.harness import Harness
 
 UNREACHABLE = "Kan ikke nås"
+QUIETED = ("httpx", "httpcore", "apscheduler", "aiohttp.access", "telegram", "aiosqlite")  # loggers setup_logging tunes
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly the same "
     "as a current content and reply markup of the message"
@@ -297,3 +299,52 @@ async def test_two_dispatchers_at_once_send_each_due_row_once(harness: Harness) 
     assert sum(results) >= 8  # the prompts, and the first round's reminders and expiries
     assert [prompts_sent(harness, p.user.id) for p in people] == [2] * 8
     assert [r[1:3] for r in outbox(harness, "prompt")] == [("done", 1)] * 16  # each claimed once
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+async def test_no_answer_text_or_name_in_any_log_line(
+    harness: Harness, caplog: pytest.LogCaptureFixture, level: str
+) -> None:
+    """A whole questionnaire run, logged as `fitbot run` logs at INFO and at DEBUG, with the caseworker's
+    posts refused on the way: no answer, no text the family saw, no name in any log line."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {n: logging.getLogger(n).level for n in QUIETED}
+    setup_logging(level)
+    root.addHandler(caplog.handler)
+    try:
+        worker, parent, _youth = await setup_case(harness)
+        assert worker.channel is not None
+        await worker.send("/moede B7")
+        await harness.advance(minutes=31)
+        await parent.tap(START)
+        await parent.send("7,3")
+        await parent.send("2,9")
+        await parent.tap("6")
+        for value in ("6", "8,4", "9", "9", "10"):
+            await parent.send(value)
+        refusal = 'Bad Request: can\'t parse entities: Unsupported start tag "i" at byte offset 3'
+        harness.emulator.faults.error("*", 400, refusal, chat_id=worker.channel.id, count=None)
+        await harness.run_due()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, value in saved[2].items():
+            logging.getLogger(name).setLevel(value)
+    assert "Tak for dine svar" in parent.last_text_message().text
+    assert [r[1] for r in outbox(harness, "summary")] == ["failed"]
+    assert [r[1] for r in outbox(harness, "alert")] == ["failed"]  # SRS item below 9
+    assert any("refused" in r.getMessage() for r in caplog.records)  # the refusals were logged
+    seen = [m.content for m in harness.emulator.messages(parent.user.id)]
+    seen += [r.params.get("caption") or r.params.get("text") or "" for r in harness.emulator.requests]
+    fragments = {line.strip() for text in seen for line in str(text).splitlines() if len(line.strip()) > 12}
+    secrets = {"7,3", "2,9", "8,4", "Mette", "Jonas", "Rikke"} | fragments
+    formatter = logging.Formatter("%(name)s %(message)s")
+    leaks = [
+        (record.name, secret)
+        for record in caplog.records
+        for secret in secrets
+        if secret in formatter.format(record)
+    ]
+    assert not leaks
+    # Nor any statement that stores or reads answers (aiosqlite logs them with their values at DEBUG).
+    assert not [r for r in caplog.records if "answers" in r.getMessage() and "INSERT" in r.getMessage()]
