@@ -16,7 +16,7 @@ from bot import handlers
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery.dispatcher import Dispatcher
-from bot.delivery.limits import FloodLimiter, Limits
+from bot.delivery.limits import FloodLimiter, Limits, clock_time
 from bot.domain.instruments import load_wording_overrides
 from bot.handlers import menus
 from bot.handlers.common import RUNTIME_KEY, Runtime
@@ -147,16 +147,17 @@ def build(
             }
         )
     storage = storage or create_storage(config.database_path, config.postgres_dsn)
+    svc = Services(
+        storage=storage, clock=clock or SystemClock().now, policy=policy_from(config), random_bytes=random_bytes
+    )
     limiter = FloodLimiter(
         limits
         or Limits(
             global_per_second=config.global_per_second,
             private_per_second=config.private_per_second,
             group_per_minute=config.group_per_minute,
-        )
-    )
-    svc = Services(
-        storage=storage, clock=clock or SystemClock().now, policy=policy_from(config), random_bytes=random_bytes
+        ),
+        monotonic=clock_time(svc.now),
     )
     application = (
         ApplicationBuilder()
@@ -166,8 +167,15 @@ def build(
         .rate_limiter(limiter)
         .build()
     )
-    jobs = Jobs(application.bot, svc)
-    dispatcher = Dispatcher(storage, svc.now, limiter, jobs.registry(), on_unreachable=jobs.on_unreachable)
+    jobs = Jobs(application.bot, svc, limiter)
+    dispatcher = Dispatcher(
+        storage,
+        svc.now,
+        limiter,
+        jobs.registry(),
+        on_unreachable=jobs.on_unreachable,
+        batch_kinds=frozenset({"summary"}),
+    )
     svc.wake = dispatcher.wake
     runtime = Runtime(svc=svc, wake_dispatcher=dispatcher.wake)
     application.bot_data[RUNTIME_KEY] = runtime

@@ -14,9 +14,11 @@ from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot
+from telegram.error import RetryAfter
 
 from bot.delivery import sender
 from bot.delivery.dispatcher import Done, Job
+from bot.delivery.limits import FloodLimiter
 from bot.i18n import use_language
 from bot.services import questionnaire, reports
 from bot.services.context import Services
@@ -37,10 +39,24 @@ async def off_loop(fn: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(_charts, fn)
 
 
+# A channel that got this many posts in the last minute gets its summaries gathered, every half minute,
+# into combined posts (Telegram allows 20 posts a minute in a group or channel; alerts are never gathered).
+COALESCE_WHEN_RECENT = 5
+COALESCE_SECONDS = 30
+
+
+class Coalesce(RetryAfter):
+    """Our own flood control: try this row again after `retry_after` seconds (the dispatcher reschedules)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(timedelta(seconds=seconds))
+
+
 class Jobs:
-    def __init__(self, bot: Bot, svc: Services) -> None:
+    def __init__(self, bot: Bot, svc: Services, limiter: FloodLimiter) -> None:
         self.bot = bot
         self.svc = svc
+        self.limiter = limiter
 
     def registry(self) -> dict[str, Job]:
         return {
@@ -125,37 +141,37 @@ class Jobs:
         return case, trend, findings
 
     async def summary(self, row: OutboxRow) -> Done:
-        """One answered questionnaire, or every summary due for this chat combined into one message."""
+        """One answered questionnaire; or, when several are due for one chat (row.siblings), all of
+        them combined into as few posts as fit."""
         destination = await self._destination(int(row.payload["caseworker_id"]))
         if destination is None:
             return Done("no destination")
         caseworker, chat_id = destination
-        now = self.svc.now()
-        siblings = []
-        if row.chat_id is not None:
-            async with self.svc.storage.transaction() as repo:
-                siblings = await repo.claim_chat_rows(row.chat_id, "summary", now, now + timedelta(minutes=5))
-        parts = [p for r in [row, *siblings] if (p := await self._summary_parts(int(r.payload["questionnaire_id"])))]
+        rows = [row, *row.siblings]
+        first_try = all(r.attempts == 1 for r in rows)
+        if chat_id < 0 and first_try and self.limiter.recent_posts(chat_id) >= COALESCE_WHEN_RECENT:
+            # A busy channel: gather the summaries of the next half minute into one post.
+            raise Coalesce(COALESCE_SECONDS - self.svc.now().timestamp() % COALESCE_SECONDS)
+        parts = [p for r in rows if (p := await self._summary_parts(int(r.payload["questionnaire_id"])))]
+        if not parts:
+            return Done("nothing to summarise")
         policy = self.svc.policy
-        with use_language(caseworker.language):
-            if len(parts) == 1:
-                case, trend, findings = parts[0]
-                out = await off_loop(
+        if len(parts) == 1:
+            case, trend, findings = parts[0]
+            posts = [
+                await off_loop(
                     lambda: _in_language(
                         caseworker.language,
                         lambda: cw_views.summary(case, trend, findings, policy.thresholds, policy.timezone),
                     )
                 )
-            elif parts:
-                out = cw_views.combined_summaries(parts, policy.thresholds)
-            else:
-                return Done("nothing to summarise")
-            await sender.send(self.bot, chat_id, out, bulk=True)
-        if siblings:
-            async with self.svc.storage.transaction() as repo:
-                for sibling in siblings:
-                    await repo.finish(sibling.id, "done", f"combined into row {row.id}", self.svc.now())
-        return Done("sent" if not siblings else f"combined {len(siblings) + 1}")
+            ]
+        else:
+            with use_language(caseworker.language):
+                posts = cw_views.combined_summaries(parts, policy.thresholds)
+        for post in posts:
+            await sender.send(self.bot, chat_id, post, bulk=True)
+        return Done("sent" if len(rows) == 1 else f"combined {len(rows)}")
 
     async def alert(self, row: OutboxRow) -> Done:
         destination = await self._destination(int(row.payload["caseworker_id"]))
@@ -182,7 +198,7 @@ class Jobs:
         if not result.cases:
             return Done("no open cases")
         with use_language(caseworker.language):
-            out = cw_views.digest(result, self.svc.policy.thresholds, self.svc.policy.timezone, self.svc.now())
+            out = cw_views.digest(result, self.svc.policy.thresholds, self.svc.policy.timezone, row.due_at)
             await sender.send(self.bot, chat_id, out, bulk=True)
         return Done()
 
@@ -191,7 +207,8 @@ class Jobs:
         if destination is None:
             return Done("no destination")
         leader, chat_id = destination
-        report = await reports.team_report(self.svc, leader)
+        # The week up to when the report was due, even when it goes out late (after downtime).
+        report = await reports.team_report(self.svc, leader, until=min(row.due_at, self.svc.now()))
         with use_language(leader.language):
             await sender.send(self.bot, chat_id, cw_views.team_report(report, self.svc.policy.timezone), bulk=True)
         return Done()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -56,8 +57,11 @@ class Dispatcher:
         on_unreachable: UnreachableHandler | None = None,
         lease: timedelta = timedelta(minutes=5),
         concurrency: int = 32,
+        batch_kinds: frozenset[str] = frozenset(),
     ) -> None:
         self.storage = storage
+        # Kinds whose rows for one chat are handed to the job together (row.siblings), to be combined.
+        self.batch_kinds = batch_kinds
         self.clock = clock
         self.limiter = limiter
         self.jobs = jobs
@@ -145,10 +149,25 @@ class Dispatcher:
         results = await asyncio.gather(*(self._run_chat(chat, chat_rows) for chat, chat_rows in by_chat.items()))
         return sum(results)
 
+    def _batched(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """A chat's rows with each batchable kind folded into its first row's siblings."""
+        out: list[OutboxRow] = []
+        first: dict[str, int] = {}
+        for row in rows:
+            if row.kind not in self.batch_kinds:
+                out.append(row)
+            elif row.kind not in first:
+                first[row.kind] = len(out)
+                out.append(row)
+            else:
+                lead = out[first[row.kind]]
+                out[first[row.kind]] = dataclasses.replace(lead, siblings=(*lead.siblings, row))
+        return out
+
     async def _run_chat(self, chat_id: int | None, rows: list[OutboxRow]) -> int:
         finished = 0
         async with self._slots:
-            for row in rows:
+            for row in self._batched(rows) if chat_id is not None else rows:
                 wait = self.limiter.ready_in(chat_id) if chat_id is not None else 0.0
                 if wait > MAX_WAIT_IN_LINE:
                     await self._reschedule(row, timedelta(seconds=wait), "waiting for the chat's limit")
@@ -210,8 +229,10 @@ class Dispatcher:
 
     async def _reschedule(self, row: OutboxRow, delay: timedelta, reason: str) -> None:
         async with self.storage.transaction() as repo:
-            await repo.reschedule(row.id, self.clock() + delay, reason)
+            for each in (row, *row.siblings):
+                await repo.reschedule(each.id, self.clock() + delay, reason)
 
     async def _finish(self, row: OutboxRow, status: str, outcome: str) -> None:
         async with self.storage.transaction() as repo:
-            await repo.finish(row.id, status, outcome, self.clock())
+            for each in (row, *row.siblings):
+                await repo.finish(each.id, status, outcome, self.clock())

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -37,6 +38,7 @@ MESSAGE_METHODS = frozenset(
 )
 # An interactive reply waits out a 429 this short and retries once; a longer one surfaces as an error.
 INTERACTIVE_RETRY_LIMIT = 2.0
+SAFETY = 0.97
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,11 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         self._now = monotonic
         self.clock = monotonic
         start = monotonic()
-        self._global = _Bucket(self.limits.global_per_second, self.limits.global_per_second, start)
+        # A hair under Telegram's rate, and a smaller burst: our clock and Telegram's never tick together,
+        # and a request booked here arrives there a few milliseconds later.
+        self._global = _Bucket(
+            self.limits.global_per_second * SAFETY, max(1.0, min(self.limits.global_per_second, 20.0)), start
+        )
         self._private: dict[int, _Bucket] = {}
         self._groups: dict[int, deque[float]] = {}
         self._paused_until: dict[int, float] = {}
@@ -128,6 +134,14 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
     def _forget_idle(self, now: float) -> None:
         for chat_id in [c for c, b in self._private.items() if now - b.stamp > 60]:
             del self._private[chat_id]
+
+    def recent_posts(self, chat_id: int) -> int:
+        """Messages posted to a group or channel in the last minute (0 for private chats)."""
+        window = self._groups.get(chat_id)
+        if not window:
+            return 0
+        now = self._now()
+        return sum(1 for t in window if t > now - 60)
 
     def ready_in(self, chat_id: int | None, *, bulk: bool = True) -> float:
         """Seconds until a send to this chat may go (0 = now)."""
@@ -194,3 +208,20 @@ def _chat_id(value: object) -> int | None:
     if isinstance(value, str) and value.lstrip("-").isdigit():
         return int(value)
     return None
+
+
+def clock_time(clock: Callable[[], datetime]) -> Callable[[], float]:
+    """Monotonic seconds that also move when the bot's clock jumps ahead (a fake clock in tests, the
+    sandbox's fast-forward): the limits then follow the same time as the outbox's due times.
+    With the system clock this is plain time.monotonic()."""
+    start_clock, start_mono = clock(), time.monotonic()
+    skew = 0.0
+
+    def now() -> float:
+        nonlocal skew
+        mono = time.monotonic()
+        ahead = (clock() - start_clock).total_seconds() - (mono - start_mono)
+        skew = max(skew, ahead)  # never backwards
+        return mono + skew
+
+    return now

@@ -211,9 +211,11 @@ class TeamReport:
 _SENT = ("sent", "in_progress", "completed", "declined", "expired")
 
 
-async def team_report(svc: Services, leader: Caseworker, *, days: int = 7) -> TeamReport:
+async def team_report(
+    svc: Services, leader: Caseworker, *, days: int = 7, until: datetime | None = None
+) -> TeamReport:
     """Aggregates for the leader's team (everyone when the leader has no team): never a label or an answer."""
-    until = svc.now()
+    until = until or svc.now()
     since = until - timedelta(days=days)
     t = svc.policy.thresholds
     async with svc.storage.transaction() as repo:

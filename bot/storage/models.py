@@ -256,6 +256,8 @@ class OutboxRow:
     due_at: datetime
     status: str
     attempts: int
+    # Rows of the same kind and chat handed to one job run together (the dispatcher fills this).
+    siblings: tuple[OutboxRow, ...] = ()
 
     @classmethod
     def from_row(cls, row: Row) -> OutboxRow:

@@ -161,11 +161,11 @@ class Repository:
     # --- cases ---------------------------------------------------------------------------------
 
     async def insert_case(self, caseworker_id: int, label: str, age_band: str, now: datetime) -> int | None:
-        """None when the caseworker already has a case with this label."""
+        """None when the caseworker already has a case with this label (in any letter case)."""
         row = await self._one(
-            "INSERT INTO cases (caseworker_id, label, age_band, created_at) VALUES (:cw, :l, :a, :t) "
-            "ON CONFLICT (caseworker_id, label) DO NOTHING RETURNING id",
-            {"cw": caseworker_id, "l": label, "a": age_band, "t": to_db_time(now)},
+            "INSERT INTO cases (caseworker_id, label, label_key, age_band, created_at) VALUES (:cw, :l, :k, :a, :t) "
+            "ON CONFLICT (caseworker_id, label_key) DO NOTHING RETURNING id",
+            {"cw": caseworker_id, "l": label, "k": label.casefold(), "a": age_band, "t": to_db_time(now)},
         )
         return int(row["id"]) if row else None
 
@@ -174,11 +174,10 @@ class Repository:
         return Case.from_row(row) if row else None
 
     async def case_by_label(self, caseworker_id: int, label: str) -> Case | None:
+        """A caseworker's case by label, in any letter case."""
         row = await self._one(
-            # "ABC" and "abc" may both exist (the unique index is exact): the exact one, else the oldest.
-            "SELECT * FROM cases WHERE caseworker_id = :cw AND LOWER(label) = LOWER(:l) "
-            "ORDER BY CASE WHEN label = :l THEN 0 ELSE 1 END, id LIMIT 1",
-            {"cw": caseworker_id, "l": label},
+            "SELECT * FROM cases WHERE caseworker_id = :cw AND label_key = :k",
+            {"cw": caseworker_id, "k": label.casefold()},
         )
         return Case.from_row(row) if row else None
 

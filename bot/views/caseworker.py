@@ -31,6 +31,7 @@ from bot.storage.models import Alert, Case, Caseworker, Channel
 from bot.views.common import Button, Out, esc, join_words, lines, rows
 
 ALERT_MARK = "⚠️"
+MAX_TEXT = 4000  # Telegram allows 4096 characters; leave room for markup
 GOOD_MARK = "🌱"
 
 
@@ -253,7 +254,7 @@ def cases_overview(cases: Sequence[CaseOverview], thresholds: Thresholds) -> Out
     return Out(_truncate(text), buttons=rows([Button(o.case.label, f"pc:sag:{o.case.id}") for o in cases[:30]], 3))
 
 
-def _truncate(text: str, limit: int = 4000) -> str:
+def _truncate(text: str, limit: int = MAX_TEXT) -> str:
     if len(text) <= limit:
         return text
     cut = text.rfind("\n\n", 0, limit)
@@ -385,17 +386,25 @@ def summary(case: Case, trend: RespondentTrend, findings: Sequence[Alert], thres
     return Out(_truncate(caption, 1000), photo=photo, photo_name=f"{case.label}.png", silent=True)
 
 
-def combined_summaries(items: Sequence[tuple[Case, RespondentTrend, Sequence[Alert]]], thresholds: Thresholds) -> Out:
-    """Many answers for one channel at once: one message instead of a queue of many."""
+def combined_summaries(
+    items: Sequence[tuple[Case, RespondentTrend, Sequence[Alert]]], thresholds: Thresholds
+) -> list[Out]:
+    """Many answers for one channel at once: as few messages as fit, instead of a queue of many."""
     head = (
         "<b>"
         + ngettext("{count} ny besvarelse", "{count} nye besvarelser", len(items)).format(count=len(items))
         + "</b>"
     )
-    blocks = [head]
+    posts: list[Out] = []
+    text = head
     for case, trend, findings in items:
-        blocks.append(summary_caption(case, trend, findings, thresholds))
-    return Out(_truncate("\n\n".join(blocks)), silent=True)
+        block = summary_caption(case, trend, findings, thresholds)
+        if len(text) + 2 + len(block) > MAX_TEXT:
+            posts.append(Out(text, silent=True))
+            text = head
+        text += "\n\n" + block
+    posts.append(Out(text, silent=True))
+    return posts
 
 
 def channel_linked(caseworker: Caseworker) -> Out:

@@ -54,7 +54,11 @@ async def test_caseworkers_round_trip(storage: Storage) -> None:
         lone = await repo.caseworker(a)
         assert lone is not None
         assert (lone.name, lone.team, lone.role, lone.telegram_user_id, lone.language) == (
-            "Lone Holm", "Nord", "caseworker", 2**35, "en",
+            "Lone Holm",
+            "Nord",
+            "caseworker",
+            2**35,
+            "en",
         )
         assert lone.created_at == at()
         assert lone.created_at.tzinfo is UTC
@@ -100,7 +104,11 @@ async def test_channels_one_active_per_caseworker_and_relinking(storage: Storage
         channel = await repo.active_channel(a)
         assert channel is not None
         assert (channel.id, channel.caseworker_id, channel.chat_id, channel.chat_type, channel.title) == (
-            first, a, -100111, "group", "Team A",
+            first,
+            a,
+            -100111,
+            "group",
+            "Team A",
         )
         assert channel.linked_at == at(1)
         assert await repo.channel_by_chat(-100111) == channel
@@ -163,7 +171,11 @@ async def test_cases_round_trip(storage: Storage) -> None:
         case = await repo.case(c1)
         assert case is not None
         assert (case.caseworker_id, case.label, case.age_band, case.status, case.closed_at) == (
-            cw, "Sag B-7", AgeBand("13-17"), "open", None,
+            cw,
+            "Sag B-7",
+            AgeBand("13-17"),
+            "open",
+            None,
         )
         assert case.created_at == at(1)
         assert case.is_open
@@ -199,18 +211,17 @@ async def test_case_by_label_ignores_case_including_danish_letters(storage: Stor
         assert await repo.case_by_label(cw, asked + "x") is None
 
 
-async def test_case_by_label_prefers_the_exact_label_then_the_oldest(storage: Storage) -> None:
-    """Labels differing only in case may both exist (the unique index is exact); lookup is deterministic."""
+async def test_a_label_differing_only_in_letter_case_is_the_same_case(storage: Storage) -> None:
+    """Labels are unique per caseworker in any letter case ("a12" is "A12"), æøå included."""
     async with storage.transaction() as repo:
         cw = await repo.insert_caseworker("A", "", "caseworker", at())
-        upper = await repo.insert_case(cw, "ABC", "adult", at())
-        lower = await repo.insert_case(cw, "abc", "adult", at())
+        upper = await repo.insert_case(cw, "ÆBLE-1", "adult", at())
         assert upper is not None
-        assert lower is not None
-        for _ in range(3):
-            assert (await repo.case_by_label(cw, "abc")).id == lower  # type: ignore[union-attr]
-            assert (await repo.case_by_label(cw, "ABC")).id == upper  # type: ignore[union-attr]
-            assert (await repo.case_by_label(cw, "Abc")).id == upper  # type: ignore[union-attr]
+        assert await repo.insert_case(cw, "æble-1", "adult", at()) is None
+        found = await repo.case_by_label(cw, "Æble-1")
+        assert found is not None
+        assert found.id == upper
+        assert found.label == "ÆBLE-1"
 
 
 # --- respondents ---------------------------------------------------------------------------------------
@@ -227,7 +238,11 @@ async def test_respondents_round_trip(storage: Storage) -> None:
         r = await repo.respondent(parent)
         assert r is not None
         assert (r.case_id, r.role, r.telegram_user_id, r.language, r.status) == (
-            case_id, Role("parent"), None, "da", "invited",
+            case_id,
+            Role("parent"),
+            None,
+            "da",
+            "invited",
         )
         assert (r.created_at, r.joined_at, r.withdrawn_at, r.unreachable_since) == (at(1), None, None, None)
         assert await repo.respondent(999) is None
@@ -284,21 +299,37 @@ async def test_invitations_round_trip(storage: Storage) -> None:
     async with storage.transaction() as repo:
         fam = await family(repo, user=None)
         inv = await repo.insert_invitation(
-            "h" * 64, "respondent", respondent_id=fam.respondent_id, caseworker_id=None,
-            created_by=fam.caseworker_id, now=at(), expires_at=at(days=14),
+            "h" * 64,
+            "respondent",
+            respondent_id=fam.respondent_id,
+            caseworker_id=None,
+            created_by=fam.caseworker_id,
+            now=at(),
+            expires_at=at(days=14),
         )
         enrol = await repo.insert_invitation(
-            "e" * 64, "caseworker", respondent_id=None, caseworker_id=fam.caseworker_id,
-            created_by=None, now=at(), expires_at=at(days=1),
+            "e" * 64,
+            "caseworker",
+            respondent_id=None,
+            caseworker_id=fam.caseworker_id,
+            created_by=None,
+            now=at(),
+            expires_at=at(days=1),
         )
     async with storage.transaction() as repo:
         invitation = await repo.invitation_by_hash("h" * 64)
         assert invitation is not None
         assert (invitation.id, invitation.purpose, invitation.respondent_id, invitation.caseworker_id) == (
-            inv, "respondent", fam.respondent_id, None,
+            inv,
+            "respondent",
+            fam.respondent_id,
+            None,
         )
         assert (invitation.created_at, invitation.expires_at, invitation.used_at, invitation.revoked_at) == (
-            at(), at(days=14), None, None,
+            at(),
+            at(days=14),
+            None,
+            None,
         )
         assert (await repo.invitation_by_hash("e" * 64)).caseworker_id == fam.caseworker_id  # type: ignore[union-attr]
         assert await repo.invitation_by_hash("x") is None
@@ -331,8 +362,13 @@ async def test_an_invitation_is_used_once_under_concurrency(
     for attempt in range(10):
         async with storage.transaction() as repo:
             inv = await repo.insert_invitation(
-                f"race{attempt}", "caseworker", respondent_id=None, caseworker_id=None, created_by=None,
-                now=at(), expires_at=at(days=1),
+                f"race{attempt}",
+                "caseworker",
+                respondent_id=None,
+                caseworker_id=None,
+                created_by=None,
+                now=at(),
+                expires_at=at(days=1),
             )
         results = await race(dialect, [storage, other], lambda repo, inv=inv: repo.use_invitation(inv, at(1)))
         assert sorted(results) == [False, True]
@@ -386,7 +422,12 @@ async def test_questionnaires_round_trip(storage: Storage) -> None:
         q = await repo.questionnaire(fam.questionnaire_id)
         assert q is not None
         assert (q.meeting_id, q.respondent_id, q.ors_instrument, q.srs_instrument, q.status, q.position) == (
-            fam.meeting_id, fam.respondent_id, "ors", "srs", "scheduled", 0,
+            fam.meeting_id,
+            fam.respondent_id,
+            "ors",
+            "srs",
+            "scheduled",
+            0,
         )
         assert (q.due_at, q.created_at, q.sent_at, q.chat_id, q.message_id) == (at(90), at(), None, None, None)
         assert not q.open
@@ -452,7 +493,8 @@ async def test_move_position_races_have_one_winner(
         await repo.update_questionnaire(fam.questionnaire_id, status="in_progress")
     for position in range(5):
         results = await race(
-            dialect, [storage, other],
+            dialect,
+            [storage, other],
             lambda repo, p=position: repo.move_position(fam.questionnaire_id, p, p + 1, "in_progress"),
         )
         assert sorted(results) == [False, True]
@@ -556,8 +598,13 @@ async def test_alerts_round_trip_and_acknowledge_once(storage: Storage) -> None:
         fam = await family(repo)
         other_cw = await repo.insert_caseworker("B", "", "caseworker", at())
         first = await repo.insert_alert(
-            fam.case_id, fam.respondent_id, fam.questionnaire_id, "ors_drop", "warning",
-            {"drop": 52, "instrument": "ors", "æ": "ø"}, at(2),
+            fam.case_id,
+            fam.respondent_id,
+            fam.questionnaire_id,
+            "ors_drop",
+            "warning",
+            {"drop": 52, "instrument": "ors", "æ": "ø"},
+            at(2),
         )
         positive = await repo.insert_alert(fam.case_id, None, None, "improved", "positive", {}, at(1))
         urgent = await repo.insert_alert(fam.case_id, fam.respondent_id, None, "risk", "urgent", {}, at(1))
@@ -565,7 +612,11 @@ async def test_alerts_round_trip_and_acknowledge_once(storage: Storage) -> None:
         alert = await repo.alert(first)
         assert alert is not None
         assert (alert.case_id, alert.respondent_id, alert.questionnaire_id, alert.kind, alert.severity) == (
-            fam.case_id, fam.respondent_id, fam.questionnaire_id, "ors_drop", "warning",
+            fam.case_id,
+            fam.respondent_id,
+            fam.questionnaire_id,
+            "ors_drop",
+            "warning",
         )
         assert alert.params == {"drop": 52, "instrument": "ors", "æ": "ø"}
         assert (alert.created_at, alert.acknowledged_at, alert.acknowledged_by) == (at(2), None, None)

@@ -32,12 +32,14 @@ CREATE TABLE cases (
     id {{id}},
     caseworker_id BIGINT NOT NULL REFERENCES caseworkers (id),
     label TEXT NOT NULL,
+    -- casefolded label: "a12" and "A12" are one case (folded in Python, since SQL LOWER() differs by backend)
+    label_key TEXT NOT NULL,
     age_band TEXT NOT NULL CHECK (age_band IN ('6-12', '13-17', 'adult')),
     status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
     created_at TEXT NOT NULL,
     closed_at TEXT
 );
-CREATE UNIQUE INDEX cases_label ON cases (caseworker_id, label);
+CREATE UNIQUE INDEX cases_label ON cases (caseworker_id, label_key);
 CREATE INDEX cases_open ON cases (caseworker_id, status);
 
 -- A person who answers for a case: a parent/caregiver, a young person (13-17) or a child (6-12).
