@@ -137,15 +137,18 @@ def build(
     storage: Storage | None = None,
     limits: Limits | None = None,
 ) -> FitBot:
-    if config.wording_override_file is not None:
-        overrides = load_wording_overrides(config.wording_override_file, available_languages())
-        set_wording_overrides(
-            {
-                (i, item, field, lang): getattr(text, field)
-                for (i, item, lang), text in overrides.items()
-                for field in ("question", "low", "high")
-            }
-        )
+    overrides = (
+        load_wording_overrides(config.wording_override_file, available_languages())
+        if config.wording_override_file is not None
+        else {}
+    )
+    set_wording_overrides(
+        {
+            (i, item, field, lang): getattr(text, field)
+            for (i, item, lang), text in overrides.items()
+            for field in ("question", "low", "high")
+        }
+    )
     storage = storage or create_storage(config.database_path, config.postgres_dsn)
     svc = Services(
         storage=storage, clock=clock or SystemClock().now, policy=policy_from(config), random_bytes=random_bytes

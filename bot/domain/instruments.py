@@ -150,6 +150,44 @@ ORS_YOUTH = Instrument(
     ),
 )
 
+# An adult's own case (age band "adult"): the adult rates themselves, so the questions are about "you".
+ORS_ADULT = Instrument(
+    key="ors_adult",
+    kind=Kind.ORS,
+    title=N_("ORS (trivsel, voksen)"),
+    roles=frozenset({Role.PARENT}),
+    items=(
+        Item(
+            "individually",
+            N_("Personligt"),
+            N_("Hvordan har du haft det med dig selv den seneste uge?"),
+            _BAD,
+            _GOOD,
+        ),
+        Item(
+            "interpersonally",
+            N_("Familien"),
+            N_("Hvordan har du haft det med din familie og dem, der står dig nær, den seneste uge?"),
+            _BAD,
+            _GOOD,
+        ),
+        Item(
+            "socially",
+            N_("Arbejde og venner"),
+            N_("Hvordan er det gået med arbejde, uddannelse eller venner den seneste uge?"),
+            _BAD,
+            _GOOD,
+        ),
+        Item(
+            "overall",
+            N_("Alt i alt"),
+            N_("Hvordan har du alt i alt haft det den seneste uge?"),
+            _BAD,
+            _GOOD,
+        ),
+    ),
+)
+
 SRS = Instrument(
     key="srs",
     kind=Kind.SRS,
@@ -238,7 +276,7 @@ CSRS = Instrument(
     ),
 )
 
-ALL_INSTRUMENTS: tuple[Instrument, ...] = (ORS_PARENT, ORS_YOUTH, SRS, CORS, CSRS)
+ALL_INSTRUMENTS: tuple[Instrument, ...] = (ORS_PARENT, ORS_YOUTH, ORS_ADULT, SRS, CORS, CSRS)
 _BY_KEY: Mapping[str, Instrument] = MappingProxyType({i.key: i for i in ALL_INSTRUMENTS})
 
 
@@ -250,8 +288,11 @@ def instrument(key: str) -> Instrument:
         raise KeyError(f"unknown instrument {key!r}") from None
 
 
-def instruments_for(role: Role) -> tuple[Instrument, Instrument]:
-    """The (ORS-type, SRS-type) pair a respondent in ``role`` answers."""
+def instruments_for(role: Role, band: AgeBand | None = None) -> tuple[Instrument, Instrument]:
+    """The (ORS-type, SRS-type) pair a respondent in ``role`` answers; in an adult's own case (``band``
+    ADULT) the adult rates themselves."""
+    if band is AgeBand.ADULT and role is Role.PARENT:
+        return ORS_ADULT, SRS
     ors = next(i for i in ALL_INSTRUMENTS if i.kind is Kind.ORS and role in i.roles)
     srs = next(i for i in ALL_INSTRUMENTS if i.kind is Kind.SRS and role in i.roles)
     return ors, srs

@@ -157,7 +157,7 @@ async def log_meeting(
         respondents = await repo.respondents_of_case(case.id)
         due_times = []
         for respondent in (r for r in respondents if r.active):
-            ors, srs = instruments_for(respondent.role)
+            ors, srs = instruments_for(respondent.role, case.age_band)
             due = svc.policy.family_time(max(held_at + svc.policy.prompt_delay, now))
             qid = await repo.insert_questionnaire(meeting_id, respondent.id, ors.key, srs.key, due, now)
             if qid is not None:

@@ -7,6 +7,7 @@ from bot.domain.instruments import (
     CORS,
     CSRS,
     NO_OVERRIDES,
+    ORS_ADULT,
     ORS_ITEM_KEYS,
     ORS_PARENT,
     ORS_YOUTH,
@@ -32,7 +33,7 @@ def test_enum_values_are_the_stored_names() -> None:
 
 
 def test_instrument_keys() -> None:
-    assert [i.key for i in ALL_INSTRUMENTS] == ["ors", "ors_youth", "srs", "cors", "csrs"]
+    assert [i.key for i in ALL_INSTRUMENTS] == ["ors", "ors_youth", "ors_adult", "srs", "cors", "csrs"]
 
 
 @pytest.mark.parametrize("inst", ALL_INSTRUMENTS, ids=lambda i: i.key)
@@ -69,9 +70,19 @@ def test_instruments_for_role(role: Role, expected: tuple[Instrument, Instrument
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_each_role_has_exactly_one_instrument_of_each_kind(role: Role) -> None:
-    for kind in Kind:
-        assert len([i for i in ALL_INSTRUMENTS if i.kind is kind and role in i.roles]) == 1
+def test_each_role_gets_one_instrument_of_each_kind(role: Role) -> None:
+    ors, srs = instruments_for(role)
+    assert (ors.kind, srs.kind) == (Kind.ORS, Kind.SRS)
+    assert role in ors.roles
+    assert role in srs.roles
+
+
+def test_an_adult_in_their_own_case_rates_themselves() -> None:
+    assert instruments_for(Role.PARENT, AgeBand.ADULT) == (ORS_ADULT, SRS)
+    assert "dig selv" in ORS_ADULT.item("individually").question
+    assert "barn" not in " ".join(item.question for item in ORS_ADULT.items)
+    for band in (AgeBand.CHILD, AgeBand.YOUTH, None):
+        assert instruments_for(Role.PARENT, band) == (ORS_PARENT, SRS)
 
 
 def test_instrument_by_key() -> None:
