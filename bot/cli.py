@@ -235,9 +235,7 @@ async def _status(svc, config: Config) -> int:  # type: ignore[no-untyped-def]
     async with svc.storage.transaction() as repo:
         stats = await repo.outbox_stats(now)
         health = await repo.health()
-        unreachable = await repo.conn.fetch_one(
-            "SELECT COUNT(*) AS n FROM respondents WHERE unreachable_since IS NOT NULL AND status = 'active'"
-        )
+        unreachable = await repo.unreachable_count()
     latest = available()[-1].version
     oldest = stats["oldest_due"]
     overdue_for = (now - oldest).total_seconds() if oldest and oldest <= now else 0
@@ -246,7 +244,7 @@ async def _status(svc, config: Config) -> int:  # type: ignore[no-untyped-def]
     print(f"pending sends:        {stats['pending']} ({stats['overdue']} due now)")
     print(f"oldest overdue send:  {_age(overdue_for) if overdue_for else 'none'}")
     print(f"failed sends:         {stats['failed']}")
-    print(f"unreachable people:   {unreachable['n'] if unreachable else 0}")
+    print(f"unreachable people:   {unreachable}")
     print(f"last Bot API contact: {_since(now, contact[1]) if contact else 'never'}")
     healthy = version == latest and overdue_for < 600
     return 0 if healthy else 1

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 from bot.domain.instruments import AgeBand, instrument
 from bot.domain.interpretation import Course, classify, cutoff
-from bot.domain.scores import total
 from bot.services.cases import own_case
 from bot.services.context import Services
 from bot.services.questionnaire import ITEM_COUNT, ORS_ITEMS, measurement
@@ -252,6 +251,3 @@ async def team_report(
         per_caseworker=figures,
     )
 
-
-def ors_total_of(values: dict[int, int | None]) -> int | None:
-    return total([values.get(p) for p in range(ORS_ITEMS)])

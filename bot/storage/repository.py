@@ -267,6 +267,13 @@ class Repository:
             {"u": telegram_user_id},
         )
 
+    async def unreachable_count(self) -> int:
+        """Family members who blocked the bot while taking part."""
+        row = await self._one(
+            "SELECT COUNT(*) AS n FROM respondents WHERE unreachable_since IS NOT NULL AND status = 'active'"
+        )
+        return int(row["n"]) if row else 0
+
     async def delete_answers_of_respondent(self, respondent_id: int) -> int:
         return await self.conn.execute(
             "DELETE FROM answers WHERE questionnaire_id IN (SELECT id FROM questionnaires WHERE respondent_id = :r)",
