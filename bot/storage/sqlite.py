@@ -73,6 +73,22 @@ def _upper(value: object) -> str | bytes | None:
     return value.upper() if isinstance(value, str | bytes) else str(value).upper()
 
 
+async def _configure(conn: aiosqlite.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    await _enable_wal(conn)
+    for pragma in (
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        # FULL: a committed (acknowledged) answer survives a power cut, not only kill -9.
+        "PRAGMA synchronous=FULL",
+    ):
+        await conn.execute(pragma)
+    # SQLite's LOWER()/UPPER() know ASCII only; PostgreSQL's know æ, ø, å. Case-insensitive label
+    # lookups must match on both, so SQLite gets Python's (overriding the built-ins is allowed).
+    await conn.create_function("lower", 1, _lower, deterministic=True)
+    await conn.create_function("upper", 1, _upper, deterministic=True)
+
+
 async def _enable_wal(conn: aiosqlite.Connection) -> None:
     """PRAGMA journal_mode=WAL, retried: on a new file, processes opening it at the same moment get
     "database is locked" at once (SQLite skips the busy handler where waiting could deadlock)."""
@@ -110,20 +126,15 @@ class SqliteDatabase(Database):
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        await _enable_wal(self._conn)
-        for pragma in (
-            "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-            # FULL: a committed (acknowledged) answer survives a power cut, not only kill -9.
-            "PRAGMA synchronous=FULL",
-        ):
-            await self._conn.execute(pragma)
-        # SQLite's LOWER()/UPPER() know ASCII only; PostgreSQL's know æ, ø, å. Case-insensitive label
-        # lookups must match on both, so SQLite gets Python's (overriding the built-ins is allowed).
-        await self._conn.create_function("lower", 1, _lower, deterministic=True)
-        await self._conn.create_function("upper", 1, _upper, deterministic=True)
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await _configure(conn)
+        except BaseException:
+            # Not a database, locked for too long, ...: close it, or its (non-daemon) thread keeps the
+            # process from exiting.
+            await conn.close()
+            raise
+        self._conn = conn
 
     async def close(self) -> None:
         if self._conn is not None:
