@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,6 +93,26 @@ async def test_sqlite_processes_opening_a_new_file_at_once_all_succeed(tmp_path:
         finally:
             for db in databases:
                 await db.close()
+
+
+async def test_sqlite_open_of_a_file_that_is_no_database_fails_and_leaves_no_thread(tmp_path: Path) -> None:
+    """aiosqlite's worker thread is not a daemon: a connection left open by a failed open() hangs exit."""
+    path = tmp_path / "garbage.sqlite3"
+    path.write_bytes(b"this is not an SQLite database " * 200)
+
+    def workers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name and t.is_alive()}
+
+    before = workers()
+    db = SqliteDatabase(path)
+    try:
+        with pytest.raises(sqlite3.DatabaseError):
+            await db.open()
+        for thread in workers() - before:
+            await asyncio.to_thread(thread.join, 5)
+        assert not workers() - before
+    finally:
+        await db.close()  # a no-op when open() cleaned up after itself
 
 
 # --- constraints --------------------------------------------------------------------------------------
