@@ -30,10 +30,13 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
 
 DSN_ENV = "FITBOT_TEST_POSTGRES_DSN"
 SUPERUSER = "postgres"
@@ -144,7 +147,7 @@ def start_cluster(bin_dir: Path) -> Cluster:
 
 
 @contextlib.contextmanager
-def postgres_server():  # -> Iterator[str | None]
+def postgres_server() -> Iterator[str | None]:
     """The maintenance DSN of a server for this session, or None when there is none to be had."""
     dsn = os.environ.get(DSN_ENV, "").strip()
     if dsn:
@@ -203,32 +206,35 @@ async def fresh_database(dsn: str) -> AsyncIterator[str]:
 
 # --- pytest fixture (import it into a conftest.py to use it) ---------------------------------------
 
-import pytest  # noqa: E402 - the helpers above work without pytest
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the PostgreSQL tests, or fail them under CI: CI must exercise PostgreSQL."""
+    if in_ci():
+        pytest.fail(f"CI must test PostgreSQL, but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn():  # -> Iterator[str]
+def postgres_dsn() -> Iterator[str]:
     """A maintenance DSN of a PostgreSQL server for the session; skips without one (fails under CI)."""
-    in_ci = bool(os.environ.get("CI"))
     dsn = os.environ.get(DSN_ENV, "").strip()
     if dsn:
         yield dsn
         return
     bin_dir = find_bin_dir()
     if bin_dir is None:
-        reason = (
-            f"no PostgreSQL: set {DSN_ENV} or install the server "
-            "(Debian: apt-get install postgresql; pg_ctl/initdb on PATH or in /usr/lib/postgresql/*/bin)"
+        unavailable(
+            f"there is no PostgreSQL: set {DSN_ENV}, or install the server (Debian: apt-get install "
+            "postgresql; pg_ctl and initdb are looked for on PATH and in /usr/lib/postgresql/*/bin)"
         )
-        if in_ci:
-            pytest.fail(f"CI must test PostgreSQL, but there is {reason}", pytrace=False)
-        pytest.skip(reason)
     try:
         cluster = start_cluster(bin_dir)
     except RuntimeError as exc:  # binaries there, but the throwaway cluster would not start
-        if in_ci:
-            raise
-        pytest.skip(f"could not start a throwaway PostgreSQL cluster: {exc}")
+        unavailable(f"a throwaway PostgreSQL cluster would not start: {exc}")
     try:
         yield cluster.dsn
     finally:
