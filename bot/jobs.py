@@ -148,8 +148,9 @@ class Jobs:
             return Done("no destination")
         caseworker, chat_id = destination
         rows = [row, *row.siblings]
-        first_try = all(r.attempts == 1 for r in rows)
-        if chat_id < 0 and first_try and self.limiter.recent_posts(chat_id) >= COALESCE_WHEN_RECENT:
+        # Fresh rows (due when they were made) may be held back once; rows already held back go now.
+        fresh = all(r.created_at is None or r.due_at - r.created_at < timedelta(seconds=1) for r in rows)
+        if chat_id < 0 and fresh and self.limiter.recent_posts(chat_id) >= COALESCE_WHEN_RECENT:
             # A busy channel: gather the summaries of the next half minute into one post.
             raise Coalesce(COALESCE_SECONDS - self.svc.now().timestamp() % COALESCE_SECONDS)
         parts = [p for r in rows if (p := await self._summary_parts(int(r.payload["questionnaire_id"])))]
@@ -179,13 +180,13 @@ class Jobs:
             return Done("no destination")
         caseworker, chat_id = destination
         async with self.svc.storage.transaction() as repo:
-            alert = await repo.alert(int(row.payload["alert_id"]))
-            case = await repo.case(alert.case_id) if alert else None
-            respondent = await repo.respondent(alert.respondent_id) if alert and alert.respondent_id else None
-        if alert is None or case is None:
+            alerts = [a for i in row.payload["alert_ids"] if (a := await repo.alert(int(i))) is not None]
+            case = await repo.case(alerts[0].case_id) if alerts else None
+            respondent = await repo.respondent(alerts[0].respondent_id) if alerts and alerts[0].respondent_id else None
+        if not alerts or case is None:
             return Done("gone")
         with use_language(caseworker.language):
-            out = cw_views.alert_post(alert, case, respondent.role if respondent else None, self.svc.policy.timezone)
+            out = cw_views.alert_post(alerts, case, respondent.role if respondent else None, self.svc.policy.timezone)
             await sender.send(self.bot, chat_id, out, bulk=True)
         return Done()
 

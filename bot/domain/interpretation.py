@@ -110,7 +110,5 @@ def srs_flags(items: Sequence[int | None], t: Thresholds, keys: Sequence[str] = 
     if len(items) != len(keys):
         raise ValueError(f"expected {len(keys)} SRS items, got {len(items)}")
     srs_total = total(items)
-    low = tuple(
-        key for key, value in zip(keys, items, strict=True) if value is not None and value < t.srs_item
-    )
+    low = tuple(key for key, value in zip(keys, items, strict=True) if value is not None and value < t.srs_item)
     return SrsFlags(total_low=srs_total is not None and srs_total < t.srs_total, low_items=low)

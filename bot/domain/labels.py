@@ -39,9 +39,7 @@ _MESSAGES = {
     LabelProblem.EMPTY: N_("Skriv en kort betegnelse for sagen, fx et sagsnummer."),
     LabelProblem.TOO_LONG: N_("Betegnelsen må højst være {max_length} tegn."),
     LabelProblem.BAD_CHARACTERS: N_("Brug kun bogstaver, tal, mellemrum og - _ . / #"),
-    LabelProblem.LOOKS_LIKE_CPR: N_(
-        "Det ligner et CPR-nummer. Brug en betegnelse, der ikke kan identificere barnet."
-    ),
+    LabelProblem.LOOKS_LIKE_CPR: N_("Det ligner et CPR-nummer. Brug en betegnelse, der ikke kan identificere barnet."),
 }
 
 

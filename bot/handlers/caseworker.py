@@ -347,7 +347,7 @@ async def acknowledge_alert(update: Update, context: Context) -> None:
             await query.answer(_("Kun sagens rådgiver kan markere advarslen."), show_alert=False)
             return
         await query.answer(views.acknowledged_popup(result.outcome is AckOutcome.ALREADY))
-        if result.alert is None or result.case is None:
+        if not result.alerts or result.case is None:
             return
-        out = views.alert_post(result.alert, result.case, result.role, svc.policy.timezone, result.by_name)
+        out = views.alert_post(result.alerts, result.case, result.role, svc.policy.timezone, result.by_name)
         await show_in_place(update, context, out)

@@ -328,6 +328,7 @@ async def _complete(
     measurements = [measurement(h) for h in history]
     pair = (instrument(q.ors_instrument), instrument(q.srs_instrument))
     findings = evaluate(measurements, case.age_band, svc.policy.thresholds, instruments=pair)
+    alert_ids = []
     for finding in findings:
         alert_id = await repo.insert_alert(
             case.id,
@@ -339,7 +340,10 @@ async def _complete(
             now,
         )
         if finding.severity.value != "positive":
-            await _enqueue_alert(repo, case, alert_id, now)
+            alert_ids.append(alert_id)
+    if alert_ids:
+        # One alert post per answered questionnaire, listing every rule that fired, one button for all.
+        await _enqueue_alert(repo, case, alert_ids, now, key=f"alerts:q{q.id}")
     await _enqueue_for_caseworker(repo, case, "summary", f"summary:{q.id}", now, {"questionnaire_id": q.id})
     await repo.audit(f"respondent:{respondent.id}", "questionnaire_completed", now, case_id=case.id)
     latest = measurements[-1] if measurements else None
@@ -382,8 +386,8 @@ async def _enqueue_for_caseworker(
     )
 
 
-async def _enqueue_alert(repo: Repository, case: Case, alert_id: int, now: datetime) -> None:
-    await _enqueue_for_caseworker(repo, case, "alert", f"alert:{alert_id}", now, {"alert_id": alert_id}, priority=2)
+async def _enqueue_alert(repo: Repository, case: Case, alert_ids: list[int], now: datetime, *, key: str) -> None:
+    await _enqueue_for_caseworker(repo, case, "alert", key, now, {"alert_ids": alert_ids}, priority=2)
 
 
 async def raise_service_alert(
@@ -404,7 +408,7 @@ async def raise_service_alert(
         _params(finding.params, finding.message),
         now,
     )
-    await _enqueue_alert(repo, case, alert_id, now)
+    await _enqueue_alert(repo, case, [alert_id], now, key=f"alert:{alert_id}")
 
 
 # --- reminder and expiry --------------------------------------------------------------------------

@@ -210,9 +210,7 @@ class TeamReport:
 _SENT = ("sent", "in_progress", "completed", "declined", "expired")
 
 
-async def team_report(
-    svc: Services, leader: Caseworker, *, days: int = 7, until: datetime | None = None
-) -> TeamReport:
+async def team_report(svc: Services, leader: Caseworker, *, days: int = 7, until: datetime | None = None) -> TeamReport:
     """Aggregates for the leader's team (everyone when the leader has no team): never a label or an answer."""
     until = until or svc.now()
     since = until - timedelta(days=days)
@@ -250,4 +248,3 @@ async def team_report(
         average_srs=sum(srs) / len(srs) if srs else None,
         per_caseworker=figures,
     )
-

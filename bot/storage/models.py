@@ -256,6 +256,7 @@ class OutboxRow:
     due_at: datetime
     status: str
     attempts: int
+    created_at: datetime | None = None
     # Rows of the same kind and chat handed to one job run together (the dispatcher fills this).
     siblings: tuple[OutboxRow, ...] = ()
 
@@ -271,4 +272,5 @@ class OutboxRow:
             due_at=_tt(row, "due_at"),
             status=row["status"],
             attempts=row["attempts"],
+            created_at=_t(row, "created_at"),
         )

@@ -543,6 +543,16 @@ class Repository:
         row = await self._one("SELECT * FROM alerts WHERE id = :id", {"id": alert_id})
         return Alert.from_row(row) if row else None
 
+    async def alerts_posted_with(self, alert: Alert) -> list[Alert]:
+        """The alerts shown in one post with `alert`: every alert of the same answered questionnaire."""
+        if alert.questionnaire_id is None:
+            return [alert]
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM alerts WHERE questionnaire_id = :q AND severity <> 'positive' ORDER BY id",
+            {"q": alert.questionnaire_id},
+        )
+        return [Alert.from_row(r) for r in rows]
+
     async def acknowledge_alert(self, alert_id: int, caseworker_id: int, now: datetime) -> bool:
         return (
             await self.conn.execute(

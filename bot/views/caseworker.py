@@ -332,20 +332,20 @@ def alert_text(alert: Alert) -> str:
     return esc(format_finding(finding, translate=_, points=format_points, join=lambda w: join_words(w, _("og"))))
 
 
-def alert_post(alert: Alert, case: Case, role: Role | None, tz: ZoneInfo, acknowledged_by: str | None = None) -> Out:
+def alert_post(
+    alerts: Sequence[Alert], case: Case, role: Role | None, tz: ZoneInfo, acknowledged_by: str | None = None
+) -> Out:
+    """An alert post: marked, the case and who answered, every rule that fired, one button for all."""
     head = f"{ALERT_MARK} <b>" + _("Advarsel i sag {label}").format(label=esc(case.label)) + "</b>"
-    who = role_name(role) if role else None
-    parts = [head, f"{who}: {alert_text(alert)}" if who else alert_text(alert)]
-    if alert.acknowledged_at is not None:
-        parts += [
-            "",
-            "✅ "
-            + _("Set af {name} {when}").format(
-                name=esc(acknowledged_by or "?"), when=format_datetime_short(alert.acknowledged_at, tz)
-            ),
-        ]
+    if role is not None:
+        head += f" · {role_name(role)}"
+    parts = [head, *(f"• {alert_text(a)}" for a in alerts)]
+    seen = [a for a in alerts if a.acknowledged_at is not None]
+    if len(seen) == len(alerts):
+        when = format_datetime_short(max(a.acknowledged_at for a in seen if a.acknowledged_at), tz)
+        parts += ["", "✅ " + _("Set af {name} {when}").format(name=esc(acknowledged_by or "?"), when=when)]
         return Out(lines(*parts))
-    return Out(lines(*parts), buttons=((Button("✅ " + _("Set / håndteret"), f"ack:{alert.id}"),),))
+    return Out(lines(*parts), buttons=((Button("✅ " + _("Set / håndteret"), f"ack:{alerts[0].id}"),),))
 
 
 def summary_caption(case: Case, trend: RespondentTrend, findings: Sequence[Alert], thresholds: Thresholds) -> str:
