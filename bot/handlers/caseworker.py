@@ -196,7 +196,7 @@ async def role_chosen(update: Update, context: Context, caseworker: Caseworker) 
 
 async def _invite(update: Update, context: Context, caseworker: Caseworker, case: Case, role: Role) -> None:
     rt = runtime(context)
-    result = await cases.invite(rt.svc, caseworker, case.id, role)
+    result = await cases.invite(rt.svc, caseworker, case.id, role, update_id(update))
     if isinstance(result, CaseError):
         await reply(update, context, views.case_error(result, case.label))
         return

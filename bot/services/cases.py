@@ -101,9 +101,13 @@ class Invitation:
     case: Case
 
 
-async def invite(svc: Services, caseworker: Caseworker, case_id: int, role: Role) -> Invitation | CaseError:
+async def invite(
+    svc: Services, caseworker: Caseworker, case_id: int, role: Role, update_id: int | None = None
+) -> Invitation | CaseError:
     now = svc.now()
     async with svc.storage.transaction() as repo:
+        if update_id is not None and not await repo.claim_update(update_id, now):
+            return CaseError.DUPLICATE
         case = await own_case(repo, caseworker, case_id)
         if case is None:
             return CaseError.NOT_FOUND
