@@ -85,7 +85,10 @@ class FitBot:
         async with self.storage.transaction() as repo:
             await repo.set_health("bot_username", self.runtime.bot_username, now)
         await menus.set_defaults(self.application.bot)
-        await self.dispatcher.release_stale_claims()
+        if isinstance(self.storage.db, SqliteDatabase):
+            # The only instance on this file: what a crash left 'sending' is due again now. With PostgreSQL
+            # other instances may be sending right now, so their rows wait for their lease to run out.
+            await self.dispatcher.release_stale_claims()
         await plan_periodic(self.svc)
         self.dispatcher.start()
         self.dispatcher.wake()
