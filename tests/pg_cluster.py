@@ -107,8 +107,15 @@ class Cluster:
 
     def start(self) -> None:
         self._run(
-            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--no-sync",
-            "--encoding=UTF8", "--locale=C.UTF-8",  # not plain C: lower() must know æøå, as in production
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--no-sync",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",  # not plain C: lower() must know æøå, as in production
         )
         options = " ".join(
             [
@@ -121,8 +128,19 @@ class Cluster:
                 "-c max_connections=200",
             ]
         )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-w", "-t", "30",
-                  "-o", options, "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.base / "server.log"),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            options,
+            "start",
+        )
 
     def stop(self) -> None:
         try:

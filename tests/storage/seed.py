@@ -18,6 +18,10 @@ from tests.conftest import START
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
 
 
+def is_foreign_key_violation(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.ForeignKeyViolationError) or "FOREIGN KEY" in str(exc)
+
+
 def at(minutes: float = 0, *, days: float = 0) -> datetime:
     return START + timedelta(days=days, minutes=minutes)
 

@@ -14,11 +14,23 @@ from bot.storage import Storage
 from bot.storage.migrations import available, migrate, schema_version
 from bot.storage.sqlite import BUSY_TIMEOUT_MS, SqliteDatabase
 from tests.conftest import START
-from tests.storage.seed import INTEGRITY_ERRORS, at, count, family
+from tests.storage.seed import INTEGRITY_ERRORS, at, count, family, is_foreign_key_violation
 
 TABLES = [
-    "caseworkers", "channels", "cases", "respondents", "invitations", "token_failures", "consents",
-    "meetings", "questionnaires", "answers", "alerts", "outbox", "processed_updates", "audit_events",
+    "caseworkers",
+    "channels",
+    "cases",
+    "respondents",
+    "invitations",
+    "token_failures",
+    "consents",
+    "meetings",
+    "questionnaires",
+    "answers",
+    "alerts",
+    "outbox",
+    "processed_updates",
+    "audit_events",
     "health",
 ]
 
@@ -119,18 +131,20 @@ async def test_sqlite_open_of_a_file_that_is_no_database_fails_and_leaves_no_thr
 
 
 @pytest.mark.parametrize(
-    ("sql", "params"),
+    "sql",
     [
-        ("INSERT INTO cases (caseworker_id, label, age_band, created_at) VALUES (999, 'x', 'adult', 't')", {}),
-        ("INSERT INTO respondents (case_id, role, created_at) VALUES (999, 'parent', 't')", {}),
-        ("INSERT INTO answers (questionnaire_id, position, value, answered_at) VALUES (999, 0, 5, 't')", {}),
-        ("INSERT INTO channels (caseworker_id, chat_id, chat_type, linked_at) VALUES (999, 1, 'private', 't')", {}),
+        "INSERT INTO cases (caseworker_id, label, label_key, age_band, created_at) "
+        "VALUES (999, 'x', 'x', 'adult', 't')",
+        "INSERT INTO respondents (case_id, role, created_at) VALUES (999, 'parent', 't')",
+        "INSERT INTO answers (questionnaire_id, position, value, answered_at) VALUES (999, 0, 5, 't')",
+        "INSERT INTO channels (caseworker_id, chat_id, chat_type, linked_at) VALUES (999, 1, 'private', 't')",
     ],
 )
-async def test_foreign_keys_are_enforced(storage: Storage, sql: str, params: dict) -> None:
-    with pytest.raises(INTEGRITY_ERRORS):
+async def test_foreign_keys_are_enforced(storage: Storage, sql: str) -> None:
+    with pytest.raises(INTEGRITY_ERRORS) as raised:
         async with storage.transaction() as repo:
-            await repo.conn.execute(sql, params)
+            await repo.conn.execute(sql)
+    assert is_foreign_key_violation(raised.value), raised.value
     # The failed transaction is gone; the next one works.
     async with storage.transaction() as repo:
         assert await repo.caseworkers() == []
@@ -139,9 +153,10 @@ async def test_foreign_keys_are_enforced(storage: Storage, sql: str, params: dic
 async def test_deleting_a_referenced_row_is_refused(storage: Storage) -> None:
     async with storage.transaction() as repo:
         fam = await family(repo)
-    with pytest.raises(INTEGRITY_ERRORS):
+    with pytest.raises(INTEGRITY_ERRORS) as raised:
         async with storage.transaction() as repo:
             await repo.conn.execute("DELETE FROM cases WHERE id = :id", {"id": fam.case_id})
+    assert is_foreign_key_violation(raised.value), raised.value
     assert await count(storage, "cases") == 1
 
 
@@ -228,7 +243,8 @@ async def test_a_constraint_error_rolls_back_the_whole_transaction(storage: Stor
         async with storage.transaction() as repo:
             await repo.insert_caseworker("A", "", "caseworker", at())
             await repo.conn.execute(
-                "INSERT INTO cases (caseworker_id, label, age_band, created_at) VALUES (999, 'x', 'adult', 't')"
+                "INSERT INTO cases (caseworker_id, label, label_key, age_band, created_at) "
+                "VALUES (999, 'x', 'x', 'adult', 't')"
             )
 
     with pytest.raises(INTEGRITY_ERRORS):

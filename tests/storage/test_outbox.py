@@ -32,7 +32,12 @@ async def test_enqueue_dedupes_by_key_forever(storage: Storage) -> None:
         rows = await repo.outbox_rows()
         row = rows[0]
         assert (row.kind, row.dedupe_key, row.chat_id, row.priority, row.status, row.attempts) == (
-            "prompt", "q:1:prompt", None, 4, "pending", 0,
+            "prompt",
+            "q:1:prompt",
+            None,
+            4,
+            "pending",
+            0,
         )
         assert row.payload == {"questionnaire_id": 1}
         assert row.due_at == at(5)
@@ -122,9 +127,7 @@ async def test_cancel_outbox_is_an_exact_prefix(storage: Storage) -> None:
             await repo.enqueue("k", key, at(), at())
         await repo.enqueue("k", "q:1:expire", at(), at())
         (sending,) = [r for r in await repo.claim_due(at(), at(5), 20) if r.dedupe_key == "q:1:expire"]
-        await repo.conn.execute(
-            "UPDATE outbox SET status = 'pending' WHERE dedupe_key <> 'q:1:expire'"
-        )
+        await repo.conn.execute("UPDATE outbox SET status = 'pending' WHERE dedupe_key <> 'q:1:expire'")
         assert await repo.cancel_outbox("q:1:", at(1)) == 2
         assert await repo.cancel_outbox("q:1:", at(2)) == 0
         assert await repo.cancel_outbox("cw:1_", at(1)) == 1
@@ -181,7 +184,8 @@ async def test_two_dispatchers_never_claim_a_row_twice(
         claimed: list[int] = []
         for _ in range(total):  # bounded; ends when a round finds nothing
             results = await race(
-                dialect, [storage, other],
+                dialect,
+                [storage, other],
                 lambda repo: repo.claim_due(at(now_minutes), at(now_minutes) + LEASE, 6),
             )
             got = [row.id for rows in results for row in rows]
@@ -210,7 +214,8 @@ async def test_claim_due_and_claim_chat_rows_do_not_share_a_row(
             for i in range(6):
                 await repo.enqueue("summary", f"s:{round_}:{i}", at(-i), at(), chat_id=42)
         by_dispatcher, by_job = await race(
-            dialect, [storage, other],
+            dialect,
+            [storage, other],
             [
                 lambda repo: repo.claim_due(at(), at(5), 4),
                 lambda repo: repo.claim_chat_rows(42, "summary", at(), at(5)),

@@ -55,7 +55,7 @@ async def test_the_database_sorts_and_compares_stored_times_as_time(storage: Sto
     """ORDER BY, MIN and <= on the text columns agree with time, whatever the server's collation."""
     rng = random.Random(7)
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    times = [base + timedelta(microseconds=rng.randrange(-10**15, 10**15)) for _ in range(60)]
+    times = [base + timedelta(microseconds=rng.randrange(-(10**15), 10**15)) for _ in range(60)]
     times += [datetime(999, 12, 31, 23, 59, tzinfo=UTC), datetime(1000, 1, 1, tzinfo=UTC)]
     async with storage.transaction() as repo:
         fam = await family(repo, held_at=at())
