@@ -263,8 +263,10 @@ async def test_respondents_round_trip(storage: Storage) -> None:
         assert [x.id for x in await repo.mark_unreachable(777, at(4))] == [parent]
         assert await repo.mark_unreachable(777, at(5)) == []
         assert (await repo.respondent(parent)).unreachable_since == at(4)  # type: ignore[union-attr]
+        assert await repo.unreachable_count() == 1
         await repo.mark_reachable(777)
         assert (await repo.respondent(parent)).unreachable_since is None  # type: ignore[union-attr]
+        assert await repo.unreachable_count() == 0
         await repo.set_respondent_status(parent, "withdrawn", at(6))
         await repo.unlink_respondent_user(parent)
         r = await repo.respondent(parent)
@@ -633,6 +635,24 @@ async def test_alerts_round_trip_and_acknowledge_once(storage: Storage) -> None:
         assert [a.id for a in await repo.open_alerts_of_caseworker(fam.caseworker_id)] == [first]
         await repo.close_case(fam.case_id, at(5))
         assert await repo.open_alerts_of_caseworker(fam.caseworker_id) == []
+
+
+async def test_alerts_posted_with_are_the_questionnaires_non_positive_alerts(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        fam = await family(repo)
+        other = await family(repo, caseworker_id=fam.caseworker_id, label="Other", user=77)
+        q = fam.questionnaire_id
+        drop = await repo.insert_alert(fam.case_id, fam.respondent_id, q, "ors_drop", "warning", {}, at(1))
+        await repo.insert_alert(fam.case_id, fam.respondent_id, q, "improved", "positive", {}, at(1))
+        low = await repo.insert_alert(fam.case_id, fam.respondent_id, q, "srs_low", "warning", {}, at(2))
+        await repo.insert_alert(other.case_id, None, other.questionnaire_id, "risk", "urgent", {}, at(1))
+        loose = await repo.insert_alert(fam.case_id, None, None, "no_response", "warning", {}, at(3))
+        alert = await repo.alert(low)
+        lone = await repo.alert(loose)
+        assert alert is not None
+        assert lone is not None
+        assert [a.id for a in await repo.alerts_posted_with(alert)] == [drop, low]
+        assert await repo.alerts_posted_with(lone) == [lone]
 
 
 # --- audit and health -----------------------------------------------------------------------------------------
