@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FakeClock
+from tests.pg_cluster import postgres_dsn  # noqa: F401 - one PostgreSQL cluster for the whole session
 
 # Tuesday 24 November 2026, 10:00 in Copenhagen: a working day, outside quiet hours.
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

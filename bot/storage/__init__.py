@@ -19,7 +19,11 @@ class Storage:
     async def open(self, now: datetime) -> list[int]:
         """Connect and bring the schema up to date; returns the migrations applied."""
         await self.db.open()
-        return await migrate(self.db, now)
+        try:
+            return await migrate(self.db, now)
+        except BaseException:
+            await self.db.close()
+            raise
 
     async def close(self) -> None:
         await self.db.close()

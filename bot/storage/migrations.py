@@ -39,8 +39,17 @@ async def migrate(db: Database, now: datetime) -> list[int]:
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
+    known = available()
+    async with db.transaction() as conn:
+        row = await conn.fetch_one("SELECT MAX(version) AS v FROM schema_migrations")
+    newest = int(row["v"] or 0) if row else 0
+    if newest > known[-1].version:
+        raise RuntimeError(
+            f"the database is at schema version {newest}, newer than this FIT-bot knows ({known[-1].version}): "
+            "run the newer FIT-bot, or restore a backup taken before the upgrade"
+        )
     applied: list[int] = []
-    for migration in available():
+    for migration in known:
         async with db.transaction() as conn:
             await db.lock_for_migrations(conn)
             # Checked inside the transaction so two processes starting together apply it once.

@@ -17,7 +17,7 @@ from bot.storage import Storage
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.sqlite import SqliteDatabase
 from tests.conftest import START
-from tests.pg_cluster import fresh_database, postgres_dsn  # noqa: F401 - the session fixture
+from tests.pg_cluster import fresh_database
 
 BACKENDS = ["sqlite", "postgres"]
 
