@@ -613,7 +613,7 @@ class Repository:
         """Take up to `limit` due rows (pending, or sending with an expired lease after a crash).
 
         Two dispatchers never send the same row: SQLite's write lock makes them take turns; PostgreSQL
-        skips rows another transaction is claiming (no waiting, so no deadlock with claim_chat_rows),
+        skips rows another transaction is claiming (no waiting, so no deadlock between instances),
         and the outer status check drops a row whose claim committed meanwhile.
         """
         rows = await self.conn.fetch_all(
@@ -627,16 +627,6 @@ class Repository:
         claimed = [OutboxRow.from_row(r) for r in rows]
         claimed.sort(key=lambda r: (r.priority, r.due_at, r.id))
         return claimed
-
-    async def claim_chat_rows(self, chat_id: int, kind: str, now: datetime, lease_until: datetime) -> list[OutboxRow]:
-        """Every due row of one kind for one chat (to combine a burst of summaries into one message)."""
-        rows = await self.conn.fetch_all(
-            "UPDATE outbox SET status = 'sending', locked_until = :lease, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM outbox WHERE chat_id = :c AND kind = :k AND status = 'pending' "
-            "AND due_at <= :now /*pg: FOR UPDATE SKIP LOCKED*/) AND status = 'pending' RETURNING *",
-            {"c": chat_id, "k": kind, "now": to_db_time(now), "lease": to_db_time(lease_until)},
-        )
-        return sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: (r.due_at, r.id))
 
     async def finish(self, outbox_id: int, status: str, outcome: str, now: datetime) -> None:
         await self.conn.execute(

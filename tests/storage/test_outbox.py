@@ -81,22 +81,6 @@ async def test_a_claim_with_an_expired_lease_is_claimed_again(storage: Storage) 
         assert again[0].attempts == 2
 
 
-async def test_claim_chat_rows_takes_one_chats_due_rows_of_one_kind(storage: Storage) -> None:
-    async with storage.transaction() as repo:
-        await repo.enqueue("summary", "s2", at(-1), at(), chat_id=7)
-        await repo.enqueue("summary", "s1", at(-2), at(), chat_id=7)
-        await repo.enqueue("summary", "s3", at(-1), at(), chat_id=7)
-        await repo.enqueue("summary", "later", at(10), at(), chat_id=7)
-        await repo.enqueue("summary", "other-chat", at(-1), at(), chat_id=8)
-        await repo.enqueue("alert", "other-kind", at(-1), at(), chat_id=7)
-        await repo.enqueue("summary", "taken", at(-1), at(), chat_id=7, priority=0)
-        assert await keys(await repo.claim_due(at(), at(5), 1)) == ["taken"]
-        rows = await repo.claim_chat_rows(7, "summary", at(), at(5))
-        assert await keys(rows) == ["s1", "s2", "s3"]
-        assert all(r.status == "sending" and r.attempts == 1 for r in rows)
-        assert await repo.claim_chat_rows(7, "summary", at(), at(5)) == []
-
-
 async def test_finish_and_reschedule(storage: Storage) -> None:
     async with storage.transaction() as repo:
         await repo.enqueue("k", "ok", at(), at())
@@ -203,33 +187,6 @@ async def test_two_dispatchers_never_claim_a_row_twice(
         assert {r.attempts for r in await repo.outbox_rows()} == {2}
 
 
-async def test_claim_due_and_claim_chat_rows_do_not_share_a_row(
-    storage: Storage, make_storage: Callable[[], Storage], dialect: str
-) -> None:
-    """A summary job combining a chat's burst races the dispatcher claiming the same rows."""
-    other = make_storage()
-    await other.open(START)
-    for round_ in range(40):
-        async with storage.transaction() as repo:
-            for i in range(6):
-                await repo.enqueue("summary", f"s:{round_}:{i}", at(-i), at(), chat_id=42)
-        by_dispatcher, by_job = await race(
-            dialect,
-            [storage, other],
-            [
-                lambda repo: repo.claim_due(at(), at(5), 4),
-                lambda repo: repo.claim_chat_rows(42, "summary", at(), at(5)),
-            ],
-        )
-        ids = [r.id for r in by_dispatcher] + [r.id for r in by_job]
-        assert len(ids) == len(set(ids)), round_
-        async with storage.transaction() as repo:
-            for rows in (by_dispatcher, by_job):
-                for r in rows:
-                    await repo.finish(r.id, "done", "sent", at())
-            await repo.conn.execute("UPDATE outbox SET status = 'done' WHERE status = 'pending'")
-
-
 async def test_postgres_claims_skip_rows_another_claim_holds(
     storage: Storage, make_storage: Callable[[], Storage], dialect: str
 ) -> None:
@@ -244,10 +201,8 @@ async def test_postgres_claims_skip_rows_another_claim_holds(
             await repo.enqueue("summary", f"s:{i}", at(-i), at(), chat_id=5)
     async with storage.transaction() as first:
         mine = await first.claim_due(at(), at(5), 3)  # the three oldest
-        mine += await first.claim_chat_rows(5, "summary", at(), at(5))
         async with asyncio.timeout(3), other.transaction() as second:
             theirs = await second.claim_due(at(), at(5), 10)
-            theirs += await second.claim_chat_rows(5, "summary", at(), at(5))
     ids_mine, ids_theirs = {r.id for r in mine}, {r.id for r in theirs}
     assert not ids_mine & ids_theirs
     assert len(ids_mine | ids_theirs) == 6
