@@ -15,7 +15,7 @@ from typing import Any, Protocol
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TIME_LENGTH = len("2026-11-24T09:00:00.000000Z")
 
 
 def to_db_time(when: datetime) -> str:
@@ -29,7 +29,12 @@ def to_db_time(when: datetime) -> str:
 def from_db_time(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads exactly what to_db_time writes ("Z" included, Python >= 3.11) and is ~50x faster
+    # than strptime; every row read parses several of these. The check keeps strptime's strictness.
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None or len(text) != _TIME_LENGTH:
+        raise ValueError(f"not a stored time: {text!r}")
+    return when
 
 
 class Connection(Protocol):
