@@ -170,7 +170,7 @@ class Dispatcher:
             for row in self._batched(rows) if chat_id is not None else rows:
                 wait = self.limiter.ready_in(chat_id) if chat_id is not None else 0.0
                 if wait > MAX_WAIT_IN_LINE:
-                    await self._reschedule(row, timedelta(seconds=wait), "waiting for the chat's limit")
+                    await self._reschedule(row, timedelta(seconds=wait), "waiting for the chat's limit", tried=False)
                     continue
                 finished += await self._run_one(row)
         return finished
@@ -184,7 +184,7 @@ class Dispatcher:
             done = await job(row)
         except RetryAfter as exc:
             seconds = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
-            await self._reschedule(row, timedelta(seconds=seconds), f"429 retry after {seconds}s")
+            await self._reschedule(row, timedelta(seconds=seconds), f"429 retry after {seconds}s", tried=False)
             return 0
         except Forbidden as exc:
             # The sender names the chat that refused (a prompt's row has none: its chat is found when it runs).
@@ -214,7 +214,7 @@ class Dispatcher:
         if self.on_unreachable is not None and chat_id is not None:
             retry = await self.on_unreachable(row, chat_id)
         if retry:
-            await self._reschedule(row, timedelta(0), "403, new destination")
+            await self._reschedule(row, timedelta(0), "403, new destination", tried=False)
             return 0
         await self._finish(row, "failed", "403 unreachable")
         return 1
@@ -227,10 +227,17 @@ class Dispatcher:
         await self._reschedule(row, backoff(row.attempts), reason)
         return 0
 
-    async def _reschedule(self, row: OutboxRow, delay: timedelta, reason: str) -> None:
+    async def _reschedule(self, row: OutboxRow, delay: timedelta, reason: str, *, tried: bool = True) -> None:
+        """Put the row back, due after `delay`. Waiting (a 429, the chat's limit, a new destination) is not a
+        failed try: the claim's attempt is given back, so a long flood wait neither uses up the retries
+        nor lengthens the backoff of a real failure afterwards."""
         async with self.storage.transaction() as repo:
             for each in (row, *row.siblings):
                 await repo.reschedule(each.id, self.clock() + delay, reason)
+                if not tried:
+                    await repo.conn.execute(
+                        "UPDATE outbox SET attempts = attempts - 1 WHERE id = :id AND attempts > 0", {"id": each.id}
+                    )
 
     async def _finish(self, row: OutboxRow, status: str, outcome: str) -> None:
         async with self.storage.transaction() as repo:
