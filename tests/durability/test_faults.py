@@ -348,3 +348,21 @@ async def test_no_answer_text_or_name_in_any_log_line(
     assert not leaks
     # Nor any statement that stores or reads answers (aiosqlite logs them with their values at DEBUG).
     assert not [r for r in caplog.records if "answers" in r.getMessage() and "INSERT" in r.getMessage()]
+
+
+async def test_waiting_out_429s_does_not_use_up_the_retries(harness: Harness) -> None:
+    """A long flood wait is not a failure: after a dozen 429s a prompt still gets its full retries (and a
+    short backoff) when a 502 follows, and is delivered."""
+    worker, parent, _youth = await setup_case(harness)
+    harness.emulator.faults.retry_after("sendMessage", 5, chat_id=parent.user.id, count=14)
+    await worker.send("/moede B7")
+    await harness.advance(minutes=31)
+    for _ in range(13):
+        await harness.advance(seconds=5)
+    harness.emulator.faults.error("sendMessage", 502, chat_id=parent.user.id, count=1)
+    await harness.advance(seconds=5)
+    row = next(r for r in outbox(harness, "prompt") if r[1] != "done")
+    assert row[1] == "pending", row
+    assert due_at(harness, row[0]) <= backoff(1)
+    await harness.advance(seconds=backoff(1).total_seconds())
+    assert len(prompts(parent)) == 1
