@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +17,9 @@ START = "Ja, lad os gå i gang"
 PROMPT_LINE = "et par spørgsmål fra dit seneste møde"
 
 
-class FollowingMonotonic:
-    """Real monotonic time plus however far the fake clock has been moved forward since the start.
-
-    The flood limiter waits out a 429 on a monotonic clock; with this one a test that moves the fake clock
-    past a retry_after sees the pause over too, without waiting in real time. Never goes backwards.
-    """
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.origin = clock.now()
-        self.last = time.monotonic()
-
-    def __call__(self) -> float:
-        value = time.monotonic() + max(0.0, (self.clock.now() - self.origin).total_seconds())
-        self.last = max(self.last, value)
-        return self.last
-
-
 async def start(emulator: Emulator, clock: FakeClock, db_path: Path, **kwargs: Any) -> Harness:
-    harness = await start_harness(emulator, clock, db_path, **kwargs)
-    follow_fake_clock(harness)
-    return harness
-
-
-def follow_fake_clock(harness: Harness) -> None:
-    limiter = harness.fitbot.limiter
-    monotonic = FollowingMonotonic(harness.clock)
-    limiter._now = monotonic  # type: ignore[method-assign]
-    limiter.clock = monotonic  # type: ignore[method-assign]
+    """The e2e harness (its flood limiter follows the fake clock, so a 429's wait passes with it)."""
+    return await start_harness(emulator, clock, db_path, **kwargs)
 
 
 def set_client_timeout(harness: Harness, seconds: float) -> None:
