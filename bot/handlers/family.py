@@ -136,6 +136,8 @@ def _parse_answer(data: list[str]) -> tuple[int, int, str]:
 async def _show_item_result(update: Update, context: Context, result: ItemView | Finished | Stale, qid: int) -> None:
     query = update.callback_query
     assert query is not None
+    if result is Stale.DUPLICATE:
+        return  # the same press delivered again: its first delivery answered it (a second answer is refused)
     if isinstance(result, Stale):
         person = await people.identify(runtime(context).svc, query.from_user.id)
         with use_language(person.language or normalize_language(query.from_user.language_code)):
