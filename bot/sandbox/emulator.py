@@ -390,6 +390,9 @@ class Emulator(World):
                     "text": m.content,
                     "buttons": m.button_texts,
                     "edits": len(m.edits),
+                    # As first sent (before any edit), and the buttons' callback data ("" for a URL button).
+                    "first_text": (m.edits[0].text or m.edits[0].caption or "") if m.edits else m.content,
+                    "button_data": [b.get("callback_data", "") for b in m.buttons],
                 }
                 for m in msgs
             ]
