@@ -390,9 +390,10 @@ class Emulator(World):
                     "text": m.content,
                     "buttons": m.button_texts,
                     "edits": len(m.edits),
-                    # As first sent (before any edit), and the buttons' callback data ("" for a URL button).
+                    # The buttons' callback data ("" for a URL button); text and button data as first sent.
+                    "button_data": _button_data(m.reply_markup),
                     "first_text": (m.edits[0].text or m.edits[0].caption or "") if m.edits else m.content,
-                    "button_data": [b.get("callback_data", "") for b in m.buttons],
+                    "first_button_data": _button_data(m.edits[0].reply_markup if m.edits else m.reply_markup),
                 }
                 for m in msgs
             ]
@@ -402,6 +403,11 @@ class Emulator(World):
             stats["sent_per_chat"] = {str(k): v for k, v in stats["sent_per_chat"].items()}
             return stats
         raise KeyError(f"unknown action {action!r}")
+
+
+def _button_data(markup: dict[str, Any] | None) -> list[str]:
+    rows = (markup or {}).get("inline_keyboard")
+    return [b.get("callback_data", "") for row in rows for b in row] if isinstance(rows, list) else []
 
 
 # --------------------------------------------------------------------------------------------------
