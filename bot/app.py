@@ -98,6 +98,25 @@ class FitBot:
             queue.run_repeating(self._hourly, interval=PLAN_EVERY, first=PLAN_EVERY, name="plan-and-tidy")
         log.info("FIT-bot is running as @%s", self.runtime.bot_username)
 
+    async def start(self, *, poll_timeout: int = 10) -> None:
+        """Run inside an existing event loop (the sandbox, tests): what run_polling does, without owning it."""
+        await self.application.initialize()
+        await self.start_services()
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+        )
+
+    async def stop(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.stop_services()
+        await self.application.shutdown()
+
     async def stop_services(self) -> None:
         await self.dispatcher.stop()
         await self.record_contact()

@@ -7,23 +7,18 @@ waiting for an invitation. Prompts go out at once after /moede (no delay, no qui
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
-import sys
 import tempfile
-import threading
 from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from pathlib import Path
-
-from telegram import Update
 
 from bot.app import FitBot, build
 from bot.clock import OffsetClock
 from bot.config import Config
 from bot.sandbox.emulator import Emulator
-from bot.sandbox.terminal import run_terminal
+from bot.sandbox.terminal import run_terminal, stdin_lines
 from bot.services import enrolment
 
 INTRO = """\
@@ -39,22 +34,6 @@ Du er "Rådgiver" (allerede tilmeldt). Prøv fx:
 
 _SPOOL = re.compile(r":spol\s+(\d+)\s*([mtd])", re.IGNORECASE)
 _UNITS = {"m": "minutes", "t": "hours", "d": "days"}
-
-
-async def _stdin_lines() -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def reader() -> None:
-        try:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=reader, name="sandbox-stdin", daemon=True).start()
-    while (line := await queue.get()) is not None:
-        yield line
 
 
 async def _with_time_travel(lines: AsyncIterator[str], fitbot: FitBot, clock: OffsetClock) -> AsyncIterator[str]:
@@ -91,12 +70,7 @@ async def run_sandbox(config: Config, *, db_path: Path | None = None, lines: Asy
         await emulator.start()
         clock = OffsetClock()
         fitbot = build(sandbox_config(config, emulator, db_path or Path(tmp) / "sandbox.sqlite3"), clock=clock.now)
-        app = fitbot.application
-        await app.initialize()
-        await fitbot.start_services()
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+        await fitbot.start()
         try:
             caseworker = emulator.add_user("Rådgiver")
             enrolled = await enrolment.add_caseworker(fitbot.svc, "Rådgiver", "Sandkasse")
@@ -107,14 +81,11 @@ async def run_sandbox(config: Config, *, db_path: Path | None = None, lines: Asy
                 "Ung": emulator.add_user("Ung"),
             }
             print(INTRO)
-            source = lines if lines is not None else _stdin_lines()
+            source = lines if lines is not None else stdin_lines()
             await run_terminal(
                 emulator, personas, input_lines=_with_time_travel(source, fitbot, clock), files_dir=Path(tmp)
             )
         finally:
-            await app.updater.stop()
-            await app.stop()
-            await fitbot.stop_services()
-            await app.shutdown()
+            await fitbot.stop()
             await emulator.stop()
     return 0

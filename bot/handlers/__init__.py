@@ -51,7 +51,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(family.unknown_button))
 
     # Anything else typed in a private chat: an answer, or a friendly hint.
-    app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, family.unknown_command))
+    app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, family.help_command))
     app.add_handler(MessageHandler(PRIVATE & ~filters.COMMAND & ~filters.StatusUpdate.ALL, family.typed))
 
     app.add_error_handler(errors.on_error)

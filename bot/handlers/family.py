@@ -27,6 +27,7 @@ from bot.services.people import Person
 from bot.services.questionnaire import Finished, ItemView, Stale, TypedOutcome
 from bot.views import caseworker as cw_views
 from bot.views import family as views
+from bot.views.common import Out
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,7 @@ async def start(update: Update, context: Context, person: Person) -> None:
     user = update.effective_user
     assert user is not None
     if not token:
-        if person.is_caseworker:
-            await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
-        elif person.is_respondent:
-            await reply(update, context, views.help_text(_role(person)))
-        else:
-            await reply(update, context, views.stranger())
+        await reply(update, context, _help_for(person))
         return
     rt = runtime(context)
     language = person.language or normalize_language(user.language_code)
@@ -248,14 +244,19 @@ async def _clear_old(context: Context, chat_id: int | None, message_id: int | No
 # --- commands ----------------------------------------------------------------------------------
 
 
+def _help_for(person: Person) -> Out:
+    """What this person can do here: the caseworker's commands, a family member's help, or how to join."""
+    if person.caseworker is not None and person.is_caseworker:
+        return cw_views.help_text(person.caseworker)
+    if person.is_respondent:
+        return views.help_text(_role(person))
+    return views.stranger()
+
+
 @private
 async def help_command(update: Update, context: Context, person: Person) -> None:
-    if person.is_caseworker:
-        await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
-    elif person.is_respondent:
-        await reply(update, context, views.help_text(_role(person)))
-    else:
-        await reply(update, context, views.stranger())
+    """/hjaelp, and any command we do not know."""
+    await reply(update, context, _help_for(person))
 
 
 @private
@@ -329,13 +330,3 @@ async def unknown_button(update: Update, context: Context) -> None:
     assert query is not None
     with use_language(normalize_language(query.from_user.language_code)):
         await query.answer(views.stale_text(Stale.NOT_YOURS))
-
-
-@private
-async def unknown_command(update: Update, context: Context, person: Person) -> None:
-    if person.is_caseworker:
-        await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
-    elif person.is_respondent:
-        await reply(update, context, views.help_text(_role(person)))
-    else:
-        await reply(update, context, views.stranger())

@@ -20,7 +20,7 @@ from typing import TextIO
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.world import CallbackAnswer, SentMessage, SimulationError, SimUser, WorldEvent
 
-__all__ = ["HELP", "run_terminal"]
+__all__ = ["HELP", "run_terminal", "stdin_lines"]
 
 HELP = """\
 Skriv en besked til botten (også /kommandoer). Terminalens egne kommandoer:
@@ -37,7 +37,7 @@ _QUIET = 0.25  # seconds without bot requests after which the bot is taken to be
 _MAX_SETTLE = 10.0
 
 
-async def _stdin_lines() -> AsyncIterator[str]:
+async def stdin_lines() -> AsyncIterator[str]:
     """Lines from standard input, read in a daemon thread (works for TTYs, pipes and files)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -260,7 +260,7 @@ async def run_terminal(
     term = _Terminal(emulator, personas, out, files_dir)
     if echo is None:
         echo = not _stdin_is_a_terminal()
-    lines = input_lines if input_lines is not None else _stdin_lines()
+    lines = input_lines if input_lines is not None else stdin_lines()
     unsubscribe = emulator.on_event(term.on_event)
     term.say("FIT-bot sandkasse. Skriv :hjælp for hjælp.")
     try:

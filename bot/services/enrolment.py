@@ -9,6 +9,7 @@ from enum import Enum
 from bot.services.context import Services
 from bot.services.tokens import new_token, token_hash
 from bot.storage.models import Caseworker, Channel
+from bot.storage.repository import Repository
 
 
 @dataclass(frozen=True)
@@ -24,42 +25,38 @@ async def add_caseworker(svc: Services, name: str, team: str = "", role: str = "
     if not name.strip():
         raise ValueError("a caseworker needs a name")
     now = svc.now()
-    token = new_token(svc.random_bytes)
-    expires_at = now + svc.policy.caseworker_invite_ttl
     async with svc.storage.transaction() as repo:
         caseworker_id = await repo.insert_caseworker(name.strip(), team.strip(), role, now)
-        await repo.insert_invitation(
-            token_hash(token),
-            "caseworker",
-            respondent_id=None,
-            caseworker_id=caseworker_id,
-            created_by=None,
-            now=now,
-            expires_at=expires_at,
-        )
+        enrolment = await _issue_link(svc, repo, caseworker_id, now)
         await repo.audit("operator", f"caseworker_added:{role}", now)
-    return Enrolment(caseworker_id, token, expires_at)
+    return enrolment
 
 
 async def new_enrolment_link(svc: Services, caseworker_id: int) -> Enrolment | None:
     """A fresh link for someone whose link expired or who changed phone."""
     now = svc.now()
-    token = new_token(svc.random_bytes)
-    expires_at = now + svc.policy.caseworker_invite_ttl
     async with svc.storage.transaction() as repo:
         caseworker = await repo.caseworker(caseworker_id)
         if caseworker is None or not caseworker.active:
             return None
-        await repo.insert_invitation(
-            token_hash(token),
-            "caseworker",
-            respondent_id=None,
-            caseworker_id=caseworker_id,
-            created_by=None,
-            now=now,
-            expires_at=expires_at,
-        )
+        enrolment = await _issue_link(svc, repo, caseworker_id, now)
         await repo.audit("operator", "caseworker_link_renewed", now)
+    return enrolment
+
+
+async def _issue_link(svc: Services, repo: Repository, caseworker_id: int, now: datetime) -> Enrolment:
+    """A single-use enrolment token, stored only as its hash."""
+    token = new_token(svc.random_bytes)
+    expires_at = now + svc.policy.caseworker_invite_ttl
+    await repo.insert_invitation(
+        token_hash(token),
+        "caseworker",
+        respondent_id=None,
+        caseworker_id=caseworker_id,
+        created_by=None,
+        now=now,
+        expires_at=expires_at,
+    )
     return Enrolment(caseworker_id, token, expires_at)
 
 

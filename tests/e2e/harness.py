@@ -208,21 +208,9 @@ async def start_harness(
     fitbot = build(config, clock=clock.now, random_bytes=random.Random(seed).randbytes)
     harness = Harness(emulator, fitbot, clock)
     harness.instrument()
-    app = fitbot.application
-    await app.initialize()
-    await fitbot.start_services()
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=5, allowed_updates=Update.ALL_TYPES)
+    await fitbot.start(poll_timeout=5)
     return harness
 
 
 async def stop_harness(harness: Harness) -> None:
-    app = harness.fitbot.application
-    assert app.updater is not None
-    if app.updater.running:
-        await app.updater.stop()
-    if app.running:
-        await app.stop()
-    await harness.fitbot.stop_services()
-    await app.shutdown()
+    await harness.fitbot.stop()
