@@ -11,6 +11,7 @@ database that never reached a channel).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 import tempfile
@@ -58,12 +59,9 @@ def item_keyboard(qid: int, position: int) -> dict[str, Any]:
     }
 
 
-def _alert_id(message: SentMessage) -> int | None:
-    for button in message.buttons:
-        data = button.get("callback_data", "")
-        if data.startswith("ack:"):
-            return int(data[4:])
-    return None
+def _is_alert(message: SentMessage) -> bool:
+    """An alert post carries the "seen / handled" button (ack:<alert id>)."""
+    return any(b.get("callback_data", "").startswith("ack:") for b in message.buttons)
 
 
 async def one(settings: Settings, seed: int) -> dict[str, Any]:
@@ -81,19 +79,18 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
                 message.reply_markup = item_keyboard(qid, 7)
             channel_ids = {c.id for _w, c in town.caseworkers}
             channel_posts: list[float] = []
-            alerts_seen: set[int] = set()
+            alert_posts = 0
             latencies = Latencies()
             pressed: dict[int, float] = {}
 
             def on_event(event: WorldEvent, now: float) -> None:
+                nonlocal alert_posts
                 message = event.message
                 if message is None:
                     return
                 if event.kind == "sent" and message.chat.id in channel_ids:
                     channel_posts.append(now)
-                    alert = _alert_id(message)
-                    if alert is not None:
-                        alerts_seen.add(alert)
+                    alert_posts += _is_alert(message)
                 elif event.kind == "edited" and message.chat.id in pressed and item_position(message, 0) is None:
                     latencies.add(now, now - pressed.pop(message.chat.id))
 
@@ -130,6 +127,16 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
                 db.execute("SELECT status, COUNT(*) FROM outbox WHERE kind = 'summary' GROUP BY status").fetchall()
             )
             completed = db.execute("SELECT COUNT(*) FROM questionnaires WHERE status = 'completed'").fetchone()[0]
+            alert_rows = db.execute("SELECT status, outcome, payload FROM outbox WHERE kind = 'alert'").fetchall()
+        # An alert row names one alert ("alert_id") or all of one questionnaire's ("alert_ids").
+        sent_ids: set[int] = set()
+        sent_rows = 0
+        for status, outcome, payload in alert_rows:
+            data = json.loads(payload)
+            ids = data.get("alert_ids") or [data.get("alert_id")]
+            if status == "done" and outcome == "sent":
+                sent_rows += 1
+                sent_ids.update(int(i) for i in ids if i is not None)
     delivered_at = max(channel_posts) if channel_posts else float("nan")
     return {
         "answers": settings.answers,
@@ -138,8 +145,10 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
         "channel_posts": len(channel_posts),
         "summaries": summaries,
         "alerts_raised": len(raised),
-        "alerts_delivered": len(raised & alerts_seen),
-        "alerts_dropped": len(raised - alerts_seen),
+        "alerts_delivered": len(raised & sent_ids),
+        "alerts_dropped": len(raised - sent_ids),
+        "alert_posts": alert_posts,
+        "alert_rows_sent": sent_rows,
         "all_delivered_s": delivered_at - started,
         "after_last_answer_s": delivered_at - last_answer,
         "served_429": served_429,
@@ -170,6 +179,10 @@ def check(result: dict[str, Any]) -> list[str]:
         problems.append(f"channel burst: summary rows {result['summaries']}, expected {result['answers']} done")
     if result["alerts_dropped"] or not result["alerts_raised"]:
         problems.append(f"channel burst: {result['alerts_dropped']} of {result['alerts_raised']} alerts not delivered")
+    if result["alert_posts"] != result["alert_rows_sent"]:
+        problems.append(
+            f"channel burst: {result['alert_posts']} alert posts seen, {result['alert_rows_sent']} alert rows sent"
+        )
     if result["n"] != result["answers"]:
         problems.append(f"channel burst: {result['n']} of {result['answers']} presses answered")
     if result["rejected"]:

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -27,6 +27,30 @@ def cpu_seconds(pid: int | str = "self") -> float:
         fields = fh.read().rsplit(")", 1)[1].split()
     # Fields after the command name: state is [0], so utime (14th field) is [11], stime [12].
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU per thread of a process: "main" (the event loop: tid == pid) and "other" threads, user and
+    system time apart (system time is the kernel's: sockets, fsync)."""
+    out = {"main_user": 0.0, "main_sys": 0.0, "other_user": 0.0, "other_sys": 0.0}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        who = "main" if int(task) == pid else "other"
+        out[f"{who}_user"] += int(fields[11]) / _TICKS
+        out[f"{who}_sys"] += int(fields[12]) / _TICKS
+    return out
+
+
+def system_busy_seconds() -> float:
+    """CPU time all processes on the machine have used (all cores), from /proc/stat, in seconds."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / _TICKS
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
@@ -46,18 +70,28 @@ class CpuWindow:
     wall: float = 0.0
     bot: float = 0.0
     driver: float = 0.0
+    others: float = 0.0  # every other process on the machine (other work sharing the cores)
+    threads: dict[str, float] | None = None  # the bot's CPU by thread (main = event loop) and user/system
     _t0: float = 0.0
     _bot0: float = 0.0
     _drv0: float = 0.0
+    _sys0: float = 0.0
+    _threads0: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> CpuWindow:
         self._t0, self._bot0, self._drv0 = time.perf_counter(), cpu_seconds(self.pid), cpu_seconds()
+        self._sys0 = system_busy_seconds()
+        self._threads0 = thread_cpu_seconds(self.pid)
         return self
 
     def stop(self) -> CpuWindow:
         self.wall = time.perf_counter() - self._t0
         self.bot = cpu_seconds(self.pid) - self._bot0
         self.driver = cpu_seconds() - self._drv0
+        self.others = max(0.0, system_busy_seconds() - self._sys0 - self.bot - self.driver)
+        # Threads that ended in the window drop out of the per-thread figures (rare: pools are long-lived).
+        now = thread_cpu_seconds(self.pid)
+        self.threads = {k: now[k] - self._threads0.get(k, 0.0) for k in now}
         return self
 
     def as_dict(self) -> dict[str, float]:
@@ -68,6 +102,8 @@ class CpuWindow:
             "driver_cpu_s": self.driver,
             "bot_cpu_pct": 100 * self.bot / wall,
             "driver_cpu_pct": 100 * self.driver / wall,
+            "others_cpu_pct": 100 * self.others / wall,
+            **{f"bot_{k}_pct": 100 * v / wall for k, v in (self.threads or {}).items()},
         }
 
 
