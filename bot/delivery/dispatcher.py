@@ -40,6 +40,7 @@ UnreachableHandler = Callable[[OutboxRow, int], Awaitable[bool]]
 MAX_ATTEMPTS = 12
 BATCH = 64
 MAX_WAIT_IN_LINE = 20.0  # seconds; a row whose chat is held longer is put back with a later due time
+STOP_GRACE = 5.0  # seconds a stop (SIGTERM) gives the sends in hand before cutting them off
 
 
 def backoff(attempts: int) -> timedelta:
@@ -69,6 +70,7 @@ class Dispatcher:
         self.lease = lease
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._drain_lock = asyncio.Lock()
         self._idle = asyncio.Event()
@@ -84,20 +86,35 @@ class Dispatcher:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="fitbot-dispatcher")
 
-    async def stop(self) -> None:
-        """Finish the rows in hand, then stop (SIGTERM drains, it does not drop)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        async with self._drain_lock:
-            pass
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Finish the sends in hand, put back the rows claimed but not started, then stop.
+
+        SIGTERM drains, it does not drop: no new rows are claimed, a row waiting in line for its chat goes
+        back to 'pending', and a send already under way finishes. Only one still running after `grace` is
+        cut off; it stays 'sending' and is sent again at the next start (at least once).
+        """
+        self._stopping.set()
+        try:
+            task, self._task = self._task, None
+            if task is not None:
+                self._wake.set()
+                finished, _ = await asyncio.wait({task}, timeout=grace)
+                if not finished:
+                    log.warning("sends still under way after %.0fs; cutting them off", grace)
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            async with self._drain_lock:
+                pass
+        finally:
+            self._stopping.clear()  # run_due() may still be called directly (tests, tools)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self._wake.wait()
             self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 await self.run_due()
             except asyncio.CancelledError:
@@ -131,13 +148,14 @@ class Dispatcher:
             self._idle.clear()
             try:
                 finished = 0
-                while True:
+                while not self._stopping.is_set():
                     now = self.clock()
                     async with self.storage.transaction() as repo:
                         rows = await repo.claim_due(now, now + self.lease, BATCH)
                     if not rows:
                         return finished
                     finished += await self._run_rows(rows)
+                return finished
             finally:
                 self._idle.set()
 
@@ -172,8 +190,17 @@ class Dispatcher:
                 if wait > MAX_WAIT_IN_LINE:
                     await self._reschedule(row, timedelta(seconds=wait), "waiting for the chat's limit", tried=False)
                     continue
+                # Wait in line here rather than in the limiter, where a stop could not call the row back.
+                if self._stopping.is_set() or (wait > 0 and await self._stopped_within(wait)):
+                    await self._reschedule(row, timedelta(0), "not sent: stopping", tried=False)
+                    continue
                 finished += await self._run_one(row)
         return finished
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()
 
     async def _run_one(self, row: OutboxRow) -> int:
         job = self.jobs.get(row.kind)
