@@ -366,3 +366,22 @@ async def test_waiting_out_429s_does_not_use_up_the_retries(harness: Harness) ->
     assert due_at(harness, row[0]) <= backoff(1)
     await harness.advance(seconds=backoff(1).total_seconds())
     assert len(prompts(parent)) == 1
+
+
+async def test_stop_finishes_the_send_in_hand_and_puts_back_the_rest(harness: Harness) -> None:
+    """What SIGTERM does to the outbox: the send under way finishes, the next row in the same chat is not
+    started but put back as pending (not left 'sending', which the next start would count as in flight)."""
+    worker, parent, _youth = await setup_case(harness, band="6-12")
+    dispatcher = harness.fitbot.dispatcher
+    await worker.send("/moede B7")
+    await worker.send("/moede B7 i dag 10.01")  # two prompts for the same person, due a minute apart
+    harness.emulator.faults.delay("sendMessage", 0.5, chat_id=parent.user.id)
+    harness.clock.advance(minutes=32)
+    dispatcher.wake()  # the running bot's dispatcher takes both in one round
+    await harness.emulator.wait_until(lambda: harness.emulator.in_flight > 0, timeout=5)  # the first is under way
+    await dispatcher.stop()
+    assert [r[1] for r in outbox(harness, "prompt")] == ["done", "pending"], outbox(harness, "prompt")
+    assert outbox(harness, "prompt")[1][2] == 0  # not counted as a try
+    assert len(prompts(parent)) == 1
+    await harness.run_due()  # the next start
+    assert len(prompts(parent)) == 2
