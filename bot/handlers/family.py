@@ -132,12 +132,14 @@ def _parse_answer(data: list[str]) -> tuple[int, int, str]:
 async def _show_item_result(update: Update, context: Context, result: ItemView | Finished | Stale, qid: int) -> None:
     query = update.callback_query
     assert query is not None
-    if result is Stale.DUPLICATE:
-        return  # the same press delivered again: its first delivery answered it (a second answer is refused)
     if isinstance(result, Stale):
         person = await people.identify(runtime(context).svc, query.from_user.id)
         with use_language(person.language or normalize_language(query.from_user.language_code)):
-            await query.answer(views.stale_text(result))
+            # A press delivered again was answered the first time (Telegram refuses a second answer).
+            if result is not Stale.DUPLICATE:
+                await query.answer(views.stale_text(result))
+        if result in (Stale.ALREADY_ANSWERED, Stale.DUPLICATE, Stale.FINISHED):
+            await _show_where_they_are(update, context, qid)
         return
     with use_language(result.language):
         await query.answer()
@@ -145,6 +147,21 @@ async def _show_item_result(update: Update, context: Context, result: ItemView |
             await show_in_place(update, context, views.item(result))
         else:
             await _finish(update, context, result)
+
+
+async def _show_where_they_are(update: Update, context: Context, qid: int) -> None:
+    """A press on an item already answered (a double tap, or an edit lost to a crash or a network error,
+    so the person still sees the old item): show the item they are at now, or that they are done."""
+    query = update.callback_query
+    assert query is not None
+    current = await questionnaire.start(runtime(context).svc, qid, query.from_user.id)
+    if isinstance(current, ItemView):
+        with use_language(current.language):
+            await show_in_place(update, context, views.item(current))
+    elif current is Stale.FINISHED:
+        person = await people.identify(runtime(context).svc, query.from_user.id)
+        with use_language(person.language or normalize_language(query.from_user.language_code)):
+            await show_in_place(update, context, views.finished_keyboard_gone())
 
 
 async def _finish(update: Update, context: Context, result: Finished) -> None:
