@@ -20,6 +20,7 @@ from bot.delivery.limits import FloodLimiter, Limits, clock_time
 from bot.domain.instruments import load_wording_overrides
 from bot.handlers import menus
 from bot.handlers.common import RUNTIME_KEY, Runtime
+from bot.handlers.order import PerChatOrder
 from bot.i18n import available_languages, set_wording_overrides
 from bot.jobs import Jobs
 from bot.services.context import Policy, Services
@@ -190,6 +191,7 @@ def build(
         .base_url(config.base_url)
         .base_file_url(config.base_file_url)
         .rate_limiter(limiter)
+        .concurrent_updates(PerChatOrder())
         .build()
     )
     jobs = Jobs(application.bot, svc, limiter)

@@ -1,0 +1,63 @@
+"""Updates of one chat in order, different chats side by side.
+
+PTB's default handles one update at a time, so a handler that waits (a family's own chart, drawn at the
+end of a questionnaire; a caseworker's /sag or /eksport) held up every other person's tap meanwhile.
+Here each chat's updates still run strictly in arrival order (a typed "7" then "8" answer two items, never
+the other way round), while other chats' updates run meanwhile. Consistency across chats is the database's
+job (one transaction per change, compare-and-set on the current item), as it already is for the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+# Updates in progress at once, waiting for their chat's turn included (one chat rarely has more than a few).
+MAX_CONCURRENT_UPDATES = 256
+
+
+class PerChatOrder(BaseUpdateProcessor):
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        self._turns: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _chat_key(update)
+        if key is None:
+            await coroutine
+            return
+        # PTB starts one task per update in arrival order and a free lock is taken without yielding, so
+        # the lock's FIFO queue keeps each chat's arrival order.
+        turn = self._turns.get(key)
+        if turn is None:
+            turn = self._turns[key] = asyncio.Lock()
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with turn:
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                del self._turns[key]
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+def _chat_key(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    chat = update.effective_chat
+    if chat is not None:
+        return chat.id
+    user = update.effective_user
+    return user.id if user is not None else None

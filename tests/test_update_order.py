@@ -1,0 +1,67 @@
+"""PerChatOrder: one chat's updates strictly in arrival order, other chats' meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Chat, Message, Update, User
+
+from bot.handlers.order import PerChatOrder
+
+
+def _update(update_id: int, chat_id: int) -> Update:
+    user = User(chat_id, "Person", is_bot=False)
+    chat = Chat(chat_id, Chat.PRIVATE)
+    return Update(update_id, message=Message(update_id, None, chat, from_user=user, text="7"))  # type: ignore[arg-type]
+
+
+async def test_one_chat_in_order_other_chats_meanwhile() -> None:
+    processor = PerChatOrder()
+    log: list[str] = []
+    slow_started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handle(name: str, *, slow: bool = False) -> None:
+        log.append(f"start {name}")
+        if slow:
+            slow_started.set()
+            await release.wait()
+        log.append(f"end {name}")
+
+    # As PTB does: one task per update, created in arrival order.
+    tasks = [
+        asyncio.create_task(processor.process_update(_update(1, 10), handle("a1", slow=True))),
+        asyncio.create_task(processor.process_update(_update(2, 10), handle("a2"))),
+        asyncio.create_task(processor.process_update(_update(3, 20), handle("b1"))),
+    ]
+    await slow_started.wait()
+    await asyncio.sleep(0.01)
+    # Chat 20 went ahead while chat 10's first update waits; chat 10's second waits its turn.
+    assert log == ["start a1", "start b1", "end b1"]
+    release.set()
+    await asyncio.gather(*tasks)
+    assert log == ["start a1", "start b1", "end b1", "end a1", "start a2", "end a2"]
+    assert processor._turns == {}  # nothing kept for chats with nothing in hand
+
+
+async def test_many_updates_of_one_chat_keep_their_order() -> None:
+    processor = PerChatOrder()
+    seen: list[int] = []
+
+    async def handle(n: int) -> None:
+        await asyncio.sleep(0.001 * (n % 3))
+        seen.append(n)
+
+    await asyncio.gather(*(asyncio.create_task(processor.process_update(_update(n, 10), handle(n))) for n in range(30)))
+    assert seen == list(range(30))
+
+
+async def test_an_update_without_a_chat_is_not_held_back() -> None:
+    processor = PerChatOrder()
+    done = asyncio.Event()
+
+    async def handle() -> None:
+        done.set()
+
+    await processor.process_update(Update(1), handle())
+    assert done.is_set()
