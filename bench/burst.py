@@ -23,7 +23,7 @@ from bench.bots import config_of, fitbot_env, start_fitbot
 from bench.drive import EventRouter, start_emulator
 from bench.human import Human, Pace, answer_all
 from bench.proc import CpuWindow
-from bench.seed import prompted_families, seed_prompt_burst
+from bench.seed import course, prompted_families, seed_prompt_burst
 from bench.stats import latency_summary, median
 from bot.sandbox.emulator import WorldEvent
 
@@ -60,7 +60,7 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
         try:
             env = fitbot_env(emulator, db_path)
             # The answering families first (their prompts came before the burst)...
-            town = await prompted_families(emulator, settings.answering, 1, 20, env, rng)
+            town = await prompted_families(emulator, settings.answering, 1, 20, env, rng, history=course)
             # ...then the burst's families, one case each, 60 cases per caseworker.
             families = [emulator.family(f"Burst {i}") for i in range(settings.prompts)]
             workers = [emulator.family(f"Team {i}") for i in range(-(-settings.prompts // CASES_PER_CASEWORKER))]
@@ -139,6 +139,7 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
         "rejected": rejected,
         **cpu.as_dict(),
         "bot_peak_mb": exit_.maxrss_mb,
+        "chart_worker_peak_mb": exit_.children_peak_mb,
         "bot_exit": exit_.returncode,
     }
 

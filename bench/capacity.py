@@ -3,9 +3,10 @@
 Each person presses again as soon as the next item appears; 1, 100 and 1,000 people at once. The same
 load runs, within one run, against the bare PTB bot and against FIT-bot (`fitbot run`, its rate limits
 raised to the configuration's maxima because the bare bot has none; the emulator's flood limits off).
-Every person has a pool of prompted questionnaires (one case each) and works through them: "start",
-eight answers (no alert-raising values), and on to the next. Completing one also queues the
-caseworker's summary (channels, 20 caseworkers), which FIT-bot sends meanwhile, as in production.
+Every person has a pool of prompted questionnaires (one case each; three in five cases with 2-6 earlier
+answered meetings) and works through them: "start", eight answers (no alert-raising values), and on to
+the next. Completing one also queues the caseworker's summary (channels, 20 caseworkers) and, with a
+course of three or more, sends the family its own chart, as in production.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bench.bots import fitbot_env, start_bare, start_fitbot
 from bench.drive import Answerer, closed_loop, start_emulator
 from bench.proc import CpuWindow
 from bench.profile import Sampler
-from bench.seed import prompted_families
+from bench.seed import course, prompted_families
 from bench.stats import latency_summary
 
 CASEWORKERS = 20
@@ -54,7 +55,7 @@ async def one(kind: str, people: int, settings: Settings, seed: int, profile: Pa
         try:
             env = fitbot_env(emulator, workdir / "fitbot.sqlite3", raised=True)
             town = await prompted_families(
-                emulator, people, per_person, CASEWORKERS, env if kind == "fitbot" else None, rng
+                emulator, people, per_person, CASEWORKERS, env if kind == "fitbot" else None, rng, history=course
             )
             bot = (
                 await start_fitbot(emulator, workdir, env) if kind == "fitbot" else await start_bare(emulator, workdir)
@@ -82,6 +83,7 @@ async def one(kind: str, people: int, settings: Settings, seed: int, profile: Pa
         **cpu.as_dict(),
         **{k: v for k, v in result.items() if k != "started"},
         "bot_peak_mb": exit_.maxrss_mb,
+        "chart_worker_peak_mb": exit_.children_peak_mb,
         "bot_exit": exit_.returncode,
         "rejected": rejected,
     }

@@ -156,6 +156,7 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
         "rejected": rejected,
         **cpu.as_dict(),
         "bot_peak_mb": exit_.maxrss_mb,
+        "chart_worker_peak_mb": exit_.children_peak_mb,
         "bot_exit": exit_.returncode,
     }
 

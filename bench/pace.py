@@ -19,7 +19,7 @@ from bench.bots import fitbot_env, start_fitbot
 from bench.drive import start_emulator
 from bench.human import Human, Pace, answer_all
 from bench.proc import CpuWindow
-from bench.seed import prompted_families
+from bench.seed import course, prompted_families
 from bench.stats import latency_summary
 
 CASEWORKERS = 20
@@ -54,7 +54,7 @@ async def one(case: Case, settings: Settings, seed: int) -> dict[str, Any]:
         emulator = await start_emulator(flood=not raised)
         try:
             env = fitbot_env(emulator, workdir / "fitbot.sqlite3", raised=raised)
-            town = await prompted_families(emulator, case.families, 1, CASEWORKERS, env, rng)
+            town = await prompted_families(emulator, case.families, 1, CASEWORKERS, env, rng, history=course)
             bot = await start_fitbot(emulator, workdir, env)
             try:
                 humans = [Human(emulator, u, *town.work[u.id][0], random.Random(rng.random())) for u in town.users]
@@ -81,6 +81,7 @@ async def one(case: Case, settings: Settings, seed: int) -> dict[str, Any]:
         "rejected": rejected,
         **cpu.as_dict(),
         "bot_peak_mb": exit_.maxrss_mb,
+        "chart_worker_peak_mb": exit_.children_peak_mb,
         "bot_exit": exit_.returncode,
     }
 

@@ -29,6 +29,36 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def children(pid: int) -> list[int]:
+    """Every descendant process of `pid` (FIT-bot's chart worker, multiprocessing's helpers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == parent]
+        found += kids
+        frontier += kids
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU so far of a process and of each of its descendants, by pid."""
+    out = {}
+    for p in [pid, *children(pid)]:
+        try:
+            out[p] = cpu_seconds(p)
+        except (OSError, IndexError):
+            continue
+    return out
+
+
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """CPU per thread of a process: "main" (the event loop: tid == pid) and "other" threads, user and
     system time apart (system time is the kernel's: sockets, fsync)."""
@@ -68,25 +98,29 @@ class CpuWindow:
 
     pid: int
     wall: float = 0.0
-    bot: float = 0.0
+    bot: float = 0.0  # the bot's process and its children (the chart worker)
+    bot_children: float = 0.0  # of which the children
     driver: float = 0.0
     others: float = 0.0  # every other process on the machine (other work sharing the cores)
     threads: dict[str, float] | None = None  # the bot's CPU by thread (main = event loop) and user/system
     _t0: float = 0.0
-    _bot0: float = 0.0
+    _tree0: dict[int, float] = field(default_factory=dict)
     _drv0: float = 0.0
     _sys0: float = 0.0
     _threads0: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> CpuWindow:
-        self._t0, self._bot0, self._drv0 = time.perf_counter(), cpu_seconds(self.pid), cpu_seconds()
+        self._t0, self._drv0 = time.perf_counter(), cpu_seconds()
+        self._tree0 = tree_cpu_seconds(self.pid)
         self._sys0 = system_busy_seconds()
         self._threads0 = thread_cpu_seconds(self.pid)
         return self
 
     def stop(self) -> CpuWindow:
         self.wall = time.perf_counter() - self._t0
-        self.bot = cpu_seconds(self.pid) - self._bot0
+        tree = {p: cpu - self._tree0.get(p, 0.0) for p, cpu in tree_cpu_seconds(self.pid).items()}
+        self.bot = sum(tree.values())
+        self.bot_children = self.bot - tree.get(self.pid, 0.0)
         self.driver = cpu_seconds() - self._drv0
         self.others = max(0.0, system_busy_seconds() - self._sys0 - self.bot - self.driver)
         # Threads that ended in the window drop out of the per-thread figures (rare: pools are long-lived).
@@ -101,6 +135,7 @@ class CpuWindow:
             "bot_cpu_s": self.bot,
             "driver_cpu_s": self.driver,
             "bot_cpu_pct": 100 * self.bot / wall,
+            "bot_children_cpu_pct": 100 * self.bot_children / wall,
             "driver_cpu_pct": 100 * self.driver / wall,
             "others_cpu_pct": 100 * self.others / wall,
             **{f"bot_{k}_pct": 100 * v / wall for k, v in (self.threads or {}).items()},
@@ -112,6 +147,7 @@ class Exit:
     returncode: int
     maxrss_mb: float  # peak resident set: VmHWM read just before SIGTERM (else ru_maxrss from wait4)
     cpu_s: float
+    children_peak_mb: float = 0.0  # the chart worker's (and any other child's) VmHWM, summed
 
 
 class BotProcess:
@@ -123,6 +159,7 @@ class BotProcess:
         self.started_at = 0.0
         self.exit: Exit | None = None
         self._peak: float | None = None
+        self._children_peak = 0.0
 
     @property
     def pid(self) -> int:
@@ -153,7 +190,7 @@ class BotProcess:
         # ru_maxrss survives exec: a child forked from a big parent reports the parent's size, so the
         # process's own high-water mark (VmHWM, reset at exec) is preferred when it could be read.
         peak = self._peak if self._peak is not None else usage.ru_maxrss / 1024
-        self.exit = Exit(self.proc.returncode, peak, usage.ru_utime + usage.ru_stime)
+        self.exit = Exit(self.proc.returncode, peak, usage.ru_utime + usage.ru_stime, self._children_peak)
         return True
 
     def alive(self) -> bool:
@@ -177,6 +214,9 @@ class BotProcess:
         if self.alive():
             with contextlib.suppress(OSError):
                 self._peak = peak_rss_mb(self.proc.pid)
+            for child in children(self.proc.pid):
+                with contextlib.suppress(OSError):
+                    self._children_peak += peak_rss_mb(child)
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
         return await self.wait(timeout)

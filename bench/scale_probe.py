@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -18,7 +19,7 @@ from typing import Any
 
 from telegram import Update
 
-from bench.proc import peak_rss_mb
+from bench.proc import children, peak_rss_mb
 from bot import config as config_module
 from bot.app import build
 from bot.cli import setup_logging
@@ -146,6 +147,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
         await fitbot.stop_services()
         await app.shutdown()
     out["maxrss_mb"] = _maxrss()
+    out["chart_worker_peak_mb"] = sum(peak_rss_mb(child) for child in children(os.getpid()))
     return out
 
 

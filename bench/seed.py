@@ -41,6 +41,7 @@ class OpenQuestionnaire:
     user_id: int
     message_id: int
     answers: tuple[int | None, ...] = ()  # tenths for the first positions, already given
+    history: int = 0  # earlier meetings with a completed questionnaire (FIT is a course of meetings)
 
 
 async def open_storage(db_path: Path, now: datetime) -> Storage:
@@ -79,8 +80,17 @@ async def add_open_questionnaire(
     respondent_id = await repo.insert_respondent(case_id, Role.PARENT.value, "da", now - timedelta(days=30))
     await repo.bind_respondent(respondent_id, q.user_id, "da")
     await repo.set_respondent_status(respondent_id, "active", now - timedelta(days=29))
-    meeting_id = await repo.insert_meeting(case_id, now - timedelta(hours=1), caseworker_id, now - timedelta(hours=1))
     ors, srs = instruments_for(Role.PARENT)
+    for k in range(q.history, 0, -1):  # one meeting a fortnight, answered, a slowly rising course
+        held = now - timedelta(days=14 * k)
+        earlier = await repo.insert_meeting(case_id, held, caseworker_id, held)
+        done = await repo.insert_questionnaire(earlier, respondent_id, ors.key, srs.key, held, held)
+        assert done is not None
+        for position in range(8):
+            value = min(100, 40 + 5 * (q.history - k) + 3 * position) if position < 4 else 90 + position % 2 * 10
+            await repo.upsert_answer(done, position, value, held)
+        await repo.update_questionnaire(done, status="completed", position=8, sent_at=held, completed_at=held)
+    meeting_id = await repo.insert_meeting(case_id, now - timedelta(hours=1), caseworker_id, now - timedelta(hours=1))
     sent_at = now - timedelta(minutes=30)
     qid = await repo.insert_questionnaire(meeting_id, respondent_id, ors.key, srs.key, sent_at, sent_at)
     assert qid is not None
@@ -133,6 +143,12 @@ async def seed_open(
     return workers, qids
 
 
+def course(n: int) -> int:
+    """Earlier answered meetings of family n: two in five have none (a new case), the rest 2-6. From the
+    third answered questionnaire on, a family also gets its own chart when it finishes."""
+    return 0 if n % 5 < 2 else 2 + (n // 5) % 5
+
+
 @dataclass
 class Town:
     """Families with delivered prompts, and caseworkers with channels, in the emulator and the database."""
@@ -151,6 +167,7 @@ async def prompted_families(
     rng: random.Random,
     *,
     answers: Callable[[int], tuple[int | None, ...]] = lambda _n: (),
+    history: Callable[[int], int] = lambda _n: 0,
 ) -> Town:
     """`families` people with `per_family` prompted questionnaires each (one case each), spread over
     `caseworkers` caseworkers with channels. With `env` (FIT-bot's), the database is seeded too; without,
@@ -166,7 +183,7 @@ async def prompted_families(
             Path(env["FITBOT_DATABASE_PATH"]),
             config_module.load(None, env=env),
             [(w.id, c.id) for w, c in zip(workers, channels, strict=True)],
-            [OpenQuestionnaire(u.id, m.message_id, answers(n)) for n, (u, m) in enumerate(order)],
+            [OpenQuestionnaire(u.id, m.message_id, answers(n), history(n)) for n, (u, m) in enumerate(order)],
             rng=rng,
         )
     else:
