@@ -221,6 +221,9 @@ class Jobs:
         (unlink it and retry the row in the caseworker's private chat)."""
         if chat_id > 0 and row.kind in ("prompt", "reminder", "expire"):
             await questionnaire.mark_unreachable(self.svc, chat_id)
+            if row.kind == "prompt":
+                # Never sent and never will be: not left 'scheduled' for ever.
+                await questionnaire.cancel_unsent(self.svc, int(row.payload["questionnaire_id"]))
             return False
         async with self.svc.storage.transaction() as repo:
             channel = await repo.unlink_chat(chat_id, self.svc.now())

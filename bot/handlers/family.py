@@ -25,6 +25,7 @@ from bot.services import joining, people, questionnaire
 from bot.services.joining import ConsentOutcome, JoinOutcome
 from bot.services.people import Person
 from bot.services.questionnaire import Finished, ItemView, Stale, TypedOutcome
+from bot.services.schedule import plan_periodic
 from bot.views import caseworker as cw_views
 from bot.views import family as views
 from bot.views.common import Out
@@ -48,6 +49,7 @@ async def start(update: Update, context: Context, person: Person) -> None:
             person = await people.identify(rt.svc, user.id)
             assert person.caseworker is not None
             await menus.set_for_caseworker(context.bot, user.id, person.caseworker.language)
+            await plan_periodic(rt.svc)  # their first digest, without waiting for the hourly planning
             await reply(update, context, cw_views.welcome(person.caseworker))
         elif result.outcome is JoinOutcome.ASK_CONSENT:
             await reply(update, context, views.consent_request(result.respondent_id or 0, result.role or Role.PARENT))

@@ -477,6 +477,15 @@ async def mark_unreachable(svc: Services, telegram_user_id: int) -> int:
     return raised
 
 
+async def cancel_unsent(svc: Services, questionnaire_id: int) -> None:
+    """A prompt that could not be delivered (the person blocked the bot): the questionnaire is closed."""
+    async with svc.storage.transaction() as repo:
+        q = await repo.questionnaire(questionnaire_id)
+        if q is not None and q.status == "scheduled":
+            await repo.update_questionnaire(q.id, status="cancelled")
+            await repo.audit("system", "prompt_undeliverable", svc.now())
+
+
 async def mark_reachable(svc: Services, telegram_user_id: int) -> None:
     async with svc.storage.transaction() as repo:
         await repo.mark_reachable(telegram_user_id)

@@ -280,7 +280,9 @@ async def test_blocked_bot_raises_one_unreachable_alert(harness: Harness) -> Non
     await harness.run_due()
     await worker.send("/moede A12")
     await harness.advance(minutes=31)
-    unreachable = [m for m in worker.channel_messages() if "blokeret" in m.content]
+    unreachable = [
+        m for m in worker.channel_messages() if m.content.startswith("⚠️ Advarsel") and "blokeret" in m.content
+    ]
     assert len(unreachable) == 1
 
 
