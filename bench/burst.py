@@ -140,6 +140,7 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
         **cpu.as_dict(),
         "bot_peak_mb": exit_.maxrss_mb,
         "chart_worker_peak_mb": exit_.children_peak_mb,
+        "bot_children": exit_.children,
         "bot_exit": exit_.returncode,
     }
 

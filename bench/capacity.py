@@ -84,6 +84,7 @@ async def one(kind: str, people: int, settings: Settings, seed: int, profile: Pa
         **{k: v for k, v in result.items() if k != "started"},
         "bot_peak_mb": exit_.maxrss_mb,
         "chart_worker_peak_mb": exit_.children_peak_mb,
+        "bot_children": exit_.children,
         "bot_exit": exit_.returncode,
         "rejected": rejected,
     }

@@ -148,6 +148,7 @@ class Exit:
     maxrss_mb: float  # peak resident set: VmHWM read just before SIGTERM (else ru_maxrss from wait4)
     cpu_s: float
     children_peak_mb: float = 0.0  # the chart worker's (and any other child's) VmHWM, summed
+    children: dict[str, float] = field(default_factory=dict)  # "pid command" -> VmHWM MB
 
 
 class BotProcess:
@@ -160,6 +161,7 @@ class BotProcess:
         self.exit: Exit | None = None
         self._peak: float | None = None
         self._children_peak = 0.0
+        self._children: dict[str, float] = {}
 
     @property
     def pid(self) -> int:
@@ -190,7 +192,9 @@ class BotProcess:
         # ru_maxrss survives exec: a child forked from a big parent reports the parent's size, so the
         # process's own high-water mark (VmHWM, reset at exec) is preferred when it could be read.
         peak = self._peak if self._peak is not None else usage.ru_maxrss / 1024
-        self.exit = Exit(self.proc.returncode, peak, usage.ru_utime + usage.ru_stime, self._children_peak)
+        self.exit = Exit(
+            self.proc.returncode, peak, usage.ru_utime + usage.ru_stime, self._children_peak, self._children
+        )
         return True
 
     def alive(self) -> bool:
@@ -216,7 +220,9 @@ class BotProcess:
                 self._peak = peak_rss_mb(self.proc.pid)
             for child in children(self.proc.pid):
                 with contextlib.suppress(OSError):
-                    self._children_peak += peak_rss_mb(child)
+                    peak = peak_rss_mb(child)
+                    self._children_peak += peak
+                    self._children[f"{child} {_command(child)}"] = peak
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
         return await self.wait(timeout)
@@ -226,6 +232,14 @@ class BotProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+    except OSError:
+        return "?"
 
 
 def python() -> str:
