@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Updater
 
 from bot import handlers
 from bot.clock import SystemClock
@@ -21,6 +21,7 @@ from bot.domain.instruments import load_wording_overrides
 from bot.handlers import menus
 from bot.handlers.common import RUNTIME_KEY, Runtime
 from bot.handlers.order import PerChatOrder
+from bot.handlers.polling import ConfirmAfterHandling
 from bot.i18n import available_languages, set_wording_overrides
 from bot.jobs import Jobs
 from bot.services.context import Policy, Services
@@ -194,6 +195,9 @@ def build(
         .concurrent_updates(PerChatOrder())
         .build()
     )
+    application.updater = Updater(
+        ConfirmAfterHandling(application.bot, application.update_queue), application.update_queue
+    )  # type: ignore[arg-type]
     jobs = Jobs(application.bot, svc, limiter)
     dispatcher = Dispatcher(
         storage,
