@@ -176,19 +176,25 @@ async def _finish(update: Update, context: Context, result: Finished) -> None:
         await reply(update, context, out)
     shown = [t for t in result.ors_totals if t is not None]
     if len(shown) >= 3:
-        from bot.jobs import off_loop  # the chart thread pool lives with the jobs
+        # The chart follows the thanks once this update is handled: drawing it can take a while when the
+        # chart worker is busy, and the next updates are fetched only when this one is done (polling.py).
+        context.application.create_task(_send_family_chart(update, context, result), update=update)
 
-        language = result.language
-        photo = await off_loop(lambda: _family_chart(result, rt, language))
-        if photo:
-            chat = update.effective_chat
-            assert chat is not None
-            await context.bot.send_photo(
-                chat.id,
-                InputFile(photo, filename="forloeb.png"),
-                caption=_("Sådan har det gået ifølge dine svar."),
-                parse_mode=ParseMode.HTML,
-            )
+
+async def _send_family_chart(update: Update, context: Context, result: Finished) -> None:
+    from bot.jobs import off_loop  # the chart thread pool lives with the jobs
+
+    rt = runtime(context)
+    language = result.language
+    photo = await off_loop(lambda: _family_chart(result, rt, language))
+    if photo:
+        chat = update.effective_chat
+        assert chat is not None
+        with use_language(language):
+            caption = _("Sådan har det gået ifølge dine svar.")
+        await context.bot.send_photo(
+            chat.id, InputFile(photo, filename="forloeb.png"), caption=caption, parse_mode=ParseMode.HTML
+        )
 
 
 def _family_chart(result: Finished, rt, language: str) -> bytes | None:  # type: ignore[no-untyped-def]

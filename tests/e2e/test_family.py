@@ -199,9 +199,9 @@ async def test_finished_questionnaire_shows_own_trend(harness: Harness) -> None:
     assert "21,0" in text
     assert "28,0" in text
     assert "↑" in text
-    # From three meetings on, a small chart too.
+    # From three meetings on, a small chart too (it follows the thanks once the tap is handled).
+    await harness.emulator.wait_until(lambda: any(m.photo is not None for m in parent.messages()))
     photos = [m for m in parent.messages() if m.photo is not None]
-    assert photos
     assert photos[-1].photo.data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
