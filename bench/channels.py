@@ -150,6 +150,7 @@ async def one(settings: Settings, seed: int) -> dict[str, Any]:
         "alert_posts": alert_posts,
         "alert_rows_sent": sent_rows,
         "all_delivered_s": delivered_at - started,
+        "post_times_s": [round(t - started, 2) for t in sorted(channel_posts)],
         "after_last_answer_s": delivered_at - last_answer,
         "served_429": served_429,
         **latency_summary([lat for _at, lat in latencies.samples]),

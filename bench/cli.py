@@ -5,6 +5,7 @@
                                     are right (never a time); writes bench/results/quick.md
     python -m bench --only capacity,scale --runs 1
     python -m bench --profile       also sample the bot with py-spy where targets are missed (pip install py-spy)
+    python -m bench --render bench/results/full.json    the markdown again from saved results
 
 Exit status 1 when a count is wrong (a lost prompt, a dropped alert, a press never answered, ...).
 """
@@ -48,22 +49,32 @@ async def run_capacity(quick: bool, runs: int, profile_dir: Path | None, problem
         rows = []
         for people in settings.people:
             for kind in ("bare", "fitbot"):
-                sample = None
-                if profile_dir is not None and kind == "fitbot" and n == 0 and profile.available():
-                    sample = profile_dir / f"capacity-fitbot-{people}.txt"
-                result = await capacity.one(kind, people, settings, seed=1000 * n + people, profile=sample)
+                result = await capacity.one(kind, people, settings, seed=1000 * n + people)
                 problems.extend(capacity.check(result))
-                if sample is not None and sample.exists():
-                    out["profiles"][f"{people} people"] = profile.top_functions(sample)
                 _say(f"capacity run {n + 1} {kind} x{people}: " + _short(result, ("presses_per_s", "p50_ms", "p95_ms")))
                 rows.append(result)
         out["runs"].append(rows)
+    if profile_dir is not None and profile.available():
+        # One more FIT-bot run per size with py-spy attached (not counted in the figures above).
+        for people in settings.people:
+            sample = profile_dir / f"capacity-fitbot-{people}.txt"
+            result = await capacity.one("fitbot", people, settings, seed=people, profile=sample)
+            if sample.exists():
+                out["profiles"][f"{people} people"] = profile.top_functions(sample)
+                out["profiles"][f"{people} people"]["presses_per_s"] = result["presses_per_s"]
+            _say(f"capacity profile x{people}: {result['presses_per_s']:.0f} presses/s while sampled")
     return out
 
 
 async def run_pace(quick: bool, runs: int, problems: list[str]) -> dict[str, Any]:
     settings = pace.QUICK if quick else pace.FULL
-    out: dict[str, Any] = {"settings": {"pace": settings.pace.__dict__}, "runs": []}
+    out: dict[str, Any] = {
+        "settings": {
+            "pace": settings.pace.__dict__,
+            "case_pace": {f"{c.families} {c.limits}": (c.pace or settings.pace).__dict__ for c in settings.cases},
+        },
+        "runs": [],
+    }
     for n in range(runs):
         rows = []
         for case in settings.cases:
@@ -122,6 +133,13 @@ async def run_startup(quick: bool, problems: list[str]) -> dict[str, Any]:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    if args.render is not None:
+        # Markdown again from saved results (after editing bench/NOTES.md), without measuring anything.
+        results = json.loads(args.render.read_text())
+        target = args.out or (RESULTS / "quick.md" if results["mode"] == "quick" else ROOT / "BENCHMARKS.md")
+        target.write_text(report.render(results), encoding="utf-8")
+        _say(f"figures from {args.render} in {target}")
+        return 0
     quick = args.quick
     runs = args.runs or (1 if quick else 3)
     only = [b for b in (args.only.split(",") if args.only else BENCHMARKS) if b]
@@ -172,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     parser.add_argument("--out", type=Path, default=None, help="where to write the markdown")
     parser.add_argument("--profile", action="store_true", help="sample the bot with py-spy (benchmark 1)")
+    parser.add_argument("--render", type=Path, default=None, help="only write the markdown from saved results JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     return asyncio.run(main_async(args))
