@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sqlite3
+import subprocess
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 LIBRARIES = (
     "python-telegram-bot",
@@ -48,6 +51,24 @@ def _memory_gb() -> float:
     return float("nan")
 
 
+def _git() -> str:
+    """The commit measured, and whether bot/ had uncommitted changes (others work in the same tree)."""
+    root = Path(__file__).resolve().parents[1]
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    try:
+        head = subprocess.run(  # noqa: S603 - git, found on PATH, on our own checkout
+            [git, "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(  # noqa: S603
+            [git, "status", "--porcelain", "--", "bot"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" with uncommitted changes in bot/" if dirty else "")
+
+
 def describe() -> dict[str, object]:
     versions = {}
     for name in LIBRARIES:
@@ -65,5 +86,6 @@ def describe() -> dict[str, object]:
         "sqlite": sqlite3.sqlite_version,
         "ci": bool(os.environ.get("CI")),
         "executable": sys.executable,
+        "commit": _git(),
         "libraries": versions,
     }

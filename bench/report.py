@@ -57,7 +57,7 @@ def _machine(results: dict[str, Any]) -> list[str]:
     libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
     return [
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['kernel']}; "
-        f"{m['python']}, SQLite {m['sqlite']}.",
+        f"{m['python']}, SQLite {m['sqlite']}; FIT-bot at commit {m.get('commit', 'unknown')}.",
         "",
         f"Libraries: {libs}.",
         "",
