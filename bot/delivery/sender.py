@@ -87,9 +87,7 @@ async def send(bot: Bot, chat_id: int, out: Out, *, bulk: bool = False) -> Messa
     }
     if out.photo is not None:
         with _request("sendPhoto", chat_id):
-            return await bot.send_photo(
-                photo=InputFile(out.photo, filename=out.photo_name), caption=out.text, **common
-            )
+            return await bot.send_photo(photo=InputFile(out.photo, filename=out.photo_name), caption=out.text, **common)
     if out.document is not None:
         with _request("sendDocument", chat_id):
             return await bot.send_document(
