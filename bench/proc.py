@@ -175,7 +175,12 @@ class BotProcess:
         self._log = self.log_path.open("ab")
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            self.argv, env=full_env, cwd=self.cwd, stdout=self._log, stderr=subprocess.STDOUT
+            self.argv,
+            env=full_env,
+            cwd=self.cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # only prctl before exec: safe with threads
         )
         return self
 
@@ -232,6 +237,17 @@ class BotProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the benchmark's process dies (killed by a CI time-out, ^C),
+    so no bot is left polling a dead emulator. Linux only; elsewhere nothing happens."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _command(pid: int) -> str:
