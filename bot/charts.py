@@ -15,7 +15,9 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -66,6 +68,18 @@ _worker_failures = 0  # in a row; after a few, charts are drawn in this process 
 _MAX_WORKER_FAILURES = 3
 
 
+def _start_worker(parent: int) -> None:
+    """In the worker, first: leave as soon as the bot's process is gone. A kill -9 (or a crash) skips the
+    pool's own shutdown, and the worker, holding both ends of its task queue, would wait forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="fitbot-chart-worker-watch", daemon=True).start()
+
+
 def _warm_up() -> None:
     """Import matplotlib in the worker as soon as it starts (its first chart is then not the slow one)."""
     from matplotlib.backends import backend_agg  # noqa: F401
@@ -78,7 +92,12 @@ def _pool() -> ProcessPoolExecutor | None:
             return None
         if _worker is None:
             # spawn, not fork: the bot's process has threads (aiosqlite, the chart thread) by now.
-            _worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _worker = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
             _worker.submit(_warm_up)
         return _worker
 
