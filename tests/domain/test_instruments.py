@@ -97,9 +97,7 @@ def test_instrument_by_key() -> None:
 
 def test_load_the_sample() -> None:
     overrides = load_wording_overrides(SAMPLE)
-    assert overrides[("ors", "individually", "da")] == ItemText(
-        "Licenseret spørgsmål om barnet selv", "Lav", "Høj"
-    )
+    assert overrides[("ors", "individually", "da")] == ItemText("Licenseret spørgsmål om barnet selv", "Lav", "Høj")
     assert overrides[("ors", "individually", "en")].low == "Low"
     assert ("srs", "relationship", "da") in overrides
     assert ("cors", "socially", "da") in overrides

@@ -39,9 +39,7 @@ def test_defaults_match_the_domain_notes() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("band", "expected"), [(AgeBand.ADULT, 250), (AgeBand.YOUTH, 280), (AgeBand.CHILD, 320)]
-)
+@pytest.mark.parametrize(("band", "expected"), [(AgeBand.ADULT, 250), (AgeBand.YOUTH, 280), (AgeBand.CHILD, 320)])
 def test_cutoff_by_age_band_of_the_rated_person(band: AgeBand, expected: int) -> None:
     assert cutoff(band, T) == expected
 

@@ -130,9 +130,7 @@ def test_deterioration_params_are_tenths() -> None:
     f = only(run(history(250, 200, 150)), AlertKind.DETERIORATION_FIRST)
     assert f.severity is Severity.HIGH
     assert dict(f.params) == {"change_tenths": 100, "first_tenths": 250, "latest_tenths": 150}
-    assert render(f) == (
-        "Sikker tilbagegang: ORS-totalen er faldet 10,0 point siden første møde (fra 25,0 til 15,0)."
-    )
+    assert render(f) == ("Sikker tilbagegang: ORS-totalen er faldet 10,0 point siden første møde (fra 25,0 til 15,0).")
     prev = only(run(history(250, 200, 150)), AlertKind.DETERIORATION_PREVIOUS)
     assert dict(prev.params) == {"change_tenths": 50, "previous_tenths": 200, "latest_tenths": 150}
 
@@ -222,9 +220,7 @@ def test_alliance_low(srs: Items, expected: str | None) -> None:
     if expected is None:
         assert AlertKind.ALLIANCE_LOW not in kinds(findings)
     else:
-        assert (
-            render(only(findings, AlertKind.ALLIANCE_LOW)) == f"Samarbejdet kan være under pres: {expected}"
-        )
+        assert render(only(findings, AlertKind.ALLIANCE_LOW)) == f"Samarbejdet kan være under pres: {expected}"
 
 
 def test_alliance_low_total_only() -> None:

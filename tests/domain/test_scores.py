@@ -88,9 +88,7 @@ def test_parse_never_raises_and_stays_in_range(text: str) -> None:
     assert value is None or MIN_ITEM <= value <= MAX_ITEM
 
 
-@pytest.mark.parametrize(
-    ("points", "tenths"), [(25, 250), (2.5, 25), (36, 360), (9, 90), (0.1, 1), (2.0, 20), (0, 0)]
-)
+@pytest.mark.parametrize(("points", "tenths"), [(25, 250), (2.5, 25), (36, 360), (9, 90), (0.1, 1), (2.0, 20), (0, 0)])
 def test_points_to_tenths(points: float, tenths: int) -> None:
     assert points_to_tenths(points) == tenths
 

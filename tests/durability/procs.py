@@ -244,9 +244,7 @@ class World:
         await self.sim.reply_after(worker, 0, "the caseworker's welcome")
         return worker
 
-    async def families(
-        self, worker: int, cases: dict[str, tuple[str, list[str]]], rng: random.Random
-    ) -> list[Family]:
+    async def families(self, worker: int, cases: dict[str, tuple[str, list[str]]], rng: random.Random) -> list[Family]:
         """Create each case and invite its members, who open the link and consent."""
         sim = self.sim
         families = []

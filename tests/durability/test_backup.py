@@ -93,8 +93,9 @@ async def test_backup_while_running_is_consistent_and_restore_works_after_stop(t
                 assert stored.get(key) == value * 10, (copy.name, key)  # acknowledged before: in the copy
             # A complete database, not a torn one: its questionnaires and answers agree.
             orphans = db_rows(
-                copy, "SELECT COUNT(*) FROM answers a LEFT JOIN questionnaires q ON q.id = a.questionnaire_id "
-                "WHERE q.id IS NULL"
+                copy,
+                "SELECT COUNT(*) FROM answers a LEFT JOIN questionnaires q ON q.id = a.questionnaire_id "
+                "WHERE q.id IS NULL",
             )
             assert orphans == [(0,)]
 

@@ -134,9 +134,7 @@ async def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         assert bot.count_in_flight() == 0
 
         # --- what was promised -------------------------------------------------------------------------
-        in_flight = sum(
-            int(m.group(1)) for run in range(1, bot.runs + 1) for m in IN_FLIGHT.finditer(bot.log(run))
-        )
+        in_flight = sum(int(m.group(1)) for run in range(1, bot.runs + 1) for m in IN_FLIGHT.finditer(bot.log(run)))
         stored = {(q, p): v for q, p, v in db_rows(db, "SELECT questionnaire_id, position, value FROM answers")}
         for family in families:
             for key in family.acknowledged:

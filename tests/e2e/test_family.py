@@ -160,9 +160,7 @@ async def test_stale_double_and_foreign_presses_change_nothing(harness: Harness)
     assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50), (1, 60)]
 
 
-async def test_restart_mid_questionnaire_loses_nothing(
-    emulator: Emulator, clock: FakeClock, db_path: Path
-) -> None:
+async def test_restart_mid_questionnaire_loses_nothing(emulator: Emulator, clock: FakeClock, db_path: Path) -> None:
     harness = await start_harness(emulator, clock, db_path)
     try:
         worker, parent, _youth = await setup_case(harness)
