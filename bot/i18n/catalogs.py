@@ -50,7 +50,11 @@ def _read(language: str) -> Catalog:
 def _write(catalog: Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
-        write_po(handle, catalog, width=100, omit_header=False, sort_output=False, ignore_obsolete=True)
+        # Sorted, with file names but no line numbers: an edit elsewhere in a file does not touch the catalogues,
+        # and two branches adding different messages merge without conflicts.
+        write_po(
+            handle, catalog, width=100, omit_header=False, sort_output=True, ignore_obsolete=True, include_lineno=False
+        )
 
 
 def languages() -> list[str]:
