@@ -11,8 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 
+from bot.i18n.catalogs import write
 from bot.i18n.core import DOMAIN, LOCALES_DIR
 
 
@@ -30,8 +31,7 @@ def main(language: str, mapping_file: str) -> int:
             message.flags.discard("fuzzy")
             message.previous_id = []
             done += 1
-    with path.open("wb") as handle:
-        write_po(handle, catalog, width=100, sort_output=False, ignore_obsolete=True)
+    write(catalog, path)  # the catalogues' one layout
     print(f"{done} of {len(mapping)} translations set in {path}")
     return 0 if done == len(mapping) else 1
 

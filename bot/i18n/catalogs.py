@@ -47,7 +47,7 @@ def _read(language: str) -> Catalog:
         return read_po(handle, locale=language, domain=DOMAIN)
 
 
-def _write(catalog: Catalog, path: Path) -> None:
+def write(catalog: Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         # Sorted, with file names but no line numbers: an edit elsewhere in a file does not touch the catalogues,
@@ -65,7 +65,7 @@ def update() -> None:
     template = extract()
     template.revision_date = datetime(2026, 1, 1, tzinfo=UTC)  # stable output, no churn in diffs
     template.creation_date = template.revision_date
-    _write(template, TEMPLATE)
+    write(template, TEMPLATE)
     for language in languages():
         catalog = _read(language)
         # A copy per language: Catalog.update() adopts the template's message objects.
@@ -76,7 +76,7 @@ def update() -> None:
                 if message.id:
                     message.string = message.id
                     message.flags.discard("fuzzy")
-        _write(catalog, _po_path(language))
+        write(catalog, _po_path(language))
 
 
 def _placeholders(text: str) -> set[str]:
