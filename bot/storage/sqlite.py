@@ -111,6 +111,34 @@ async def _rollback(conn: aiosqlite.Connection) -> None:
             raise
 
 
+# Changes that may share one COMMIT. A waiting change costs the earlier ones in its group only its own
+# statements (well under a millisecond each), while every COMMIT costs an fsync (synchronous=FULL).
+MAX_GROUP = 32
+
+
+class _Group:
+    """Group commit: changes that were waiting for the connection while one ran share its transaction
+    and one COMMIT, so one fsync makes all of them durable. Each change is a SAVEPOINT of its own (an
+    error undoes that change only), and no caller goes on before the COMMIT that holds its change is
+    through, so "the block exited" still means "committed". The last change of a burst (nobody waiting
+    behind it) commits at once, so a lone change is never delayed."""
+
+    __slots__ = ("done", "members")
+
+    def __init__(self) -> None:
+        self.members = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def succeed(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+            self.done.exception()  # retrieved: a group of one whose member already raised is no warning
+
+
 class SqliteDatabase(Database):
     dialect = "sqlite"
     id_column = "INTEGER PRIMARY KEY"
@@ -120,6 +148,9 @@ class SqliteDatabase(Database):
         self._conn: aiosqlite.Connection | None = None
         # One connection serves the whole process; transactions take turns.
         self._lock = asyncio.Lock()
+        self._queued = 0  # transactions waiting for the lock
+        self._group: _Group | None = None  # the open physical transaction, if any
+        self._flush: asyncio.Future[None] | None = None
 
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
@@ -137,31 +168,110 @@ class SqliteDatabase(Database):
     async def close(self) -> None:
         if self._conn is not None:
             async with self._lock:
+                if self._group is not None:
+                    await self._commit(self._conn, self._group)
                 await self._conn.close()
                 self._conn = None
 
+    async def _commit_open_group(self) -> None:
+        async with self._lock:
+            if self._group is not None and self._conn is not None:
+                await self._commit(self._conn, self._group)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:  # type: ignore[override]
+        """One logical change, atomic and durable when the block exits (group commit, see _Group)."""
         if self._conn is None:
             raise RuntimeError("database is not open")
         conn = self._conn
-        async with self._lock:
+        self._queued += 1
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self._queued -= 1
+            # The change that was let go ahead of this one left its group open for this one to finish.
+            if self._group is not None and not self._queued:
+                self._flush = asyncio.ensure_future(self._commit_open_group())
+            raise
+        self._queued -= 1
+        try:
+            group = await self._join_group(conn)
+            first = group.members == 1
+            failure: BaseException | None = None
+            try:
+                if not first:
+                    # Savepoints stay on the stack until the COMMIT; ROLLBACK TO finds this change's own.
+                    await conn.execute("SAVEPOINT change")
+                yield _SqliteConnection(conn)
+            except BaseException as exc:
+                failure = exc
+                await self._undo_change(conn, group, first)
+            if self._group is group and (not self._queued or group.members >= MAX_GROUP):
+                await self._commit(conn, group)
+        finally:
+            self._lock.release()
+        if failure is not None:
+            raise failure
+        # Durable only once the group's COMMIT is through (at once when nobody else was waiting).
+        await asyncio.shield(group.done)
+
+    async def _join_group(self, conn: aiosqlite.Connection) -> _Group:
+        if self._group is None:
             # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read.
             # Every way out ends the transaction: the connection is shared, and one left open would make
             # every later BEGIN fail. That includes a cancellation while BEGIN waits for another process
-            # (the BEGIN still completes in aiosqlite's thread) and a COMMIT that fails (deferred checks).
+            # (the BEGIN still completes in aiosqlite's thread).
             try:
                 await conn.execute("BEGIN IMMEDIATE")
-                yield _SqliteConnection(conn)
-                await conn.execute("COMMIT")
             except BaseException:
                 await _rollback(conn)
                 raise
+            self._group = _Group()
+        self._group.members += 1
+        return self._group
+
+    async def _undo_change(self, conn: aiosqlite.Connection, group: _Group, first: bool) -> None:
+        """Undo this change only; the group's earlier changes stay. The first change of a group is the
+        whole transaction so far; and if even ROLLBACK TO fails, the connection's state is unknown: roll
+        the whole group back and fail its members too."""
+        if not first:
+            try:
+                await conn.execute("ROLLBACK TO change")
+                return
+            except BaseException as exc:
+                group.fail(exc)
+        self._group = None
+        await _rollback(conn)
+        group.succeed()  # nothing of it is kept; a first change's caller raises its own error
+
+    async def _commit(self, conn: aiosqlite.Connection, group: _Group) -> None:
+        self._group = None
+        # The COMMIT runs to its end even if this task is cancelled meanwhile: its members wait for it.
+        commit = asyncio.ensure_future(conn.execute("COMMIT"))
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            await asyncio.wait([commit])
+            failed = asyncio.CancelledError() if commit.cancelled() else commit.exception()
+            if failed is not None:
+                await _rollback(conn)
+                group.fail(failed)
+            else:
+                group.succeed()
+            raise
+        except BaseException as exc:
+            # A COMMIT that fails (disk full, I/O error) leaves nothing of the group: tell every member.
+            await _rollback(conn)
+            group.fail(exc)
+            return
+        group.succeed()
 
     async def backup(self, target: str) -> None:
         if self._conn is None:
             raise RuntimeError("database is not open")
         async with self._lock:
+            if self._group is not None:  # a copy of committed changes only
+                await self._commit(self._conn, self._group)
             dest = await aiosqlite.connect(target)
             try:
                 await self._conn.backup(dest)
