@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.instruments import NO_OVERRIDES, WordingOverrides, load_wording_overrides
+from bot.domain.instruments import NO_OVERRIDES, WordingOverrides, wording_overrides_from
 from bot.domain.interpretation import Thresholds
 from bot.domain.scores import points_to_tenths
 from bot.i18n import available_languages
@@ -405,14 +405,19 @@ def _wording(path: Path | None, *, from_env: bool) -> WordingOverrides:
         return NO_OVERRIDES
     key = "wording.override_file" + (f" (from {env_name('wording', 'override_file')})" if from_env else "")
     try:
-        return load_wording_overrides(path, available_languages())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(key, f"file not found: {path}") from None
     except OSError as exc:
         raise ConfigError(key, f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(key, f"{path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(key, f"{path} is not valid TOML: {exc}") from None
+    try:
+        return wording_overrides_from(data, available_languages())
     except ValueError as exc:
-        problem = str(exc)
-        raise ConfigError(key, problem if problem.startswith(str(path)) else f"{path}: {problem}") from None
+        raise ConfigError(key, f"{path}: {exc}") from None
 
 
 def find_config_file(explicit: Path | None, env: Mapping[str, str] | None = None) -> Path | None:

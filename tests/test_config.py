@@ -194,6 +194,13 @@ def test_the_wording_file_accepts_only_languages_with_a_catalogue(tmp_path: Path
     assert "srs.goals.pt_BR: unknown language" in str(caught.value)
 
 
+def test_a_wording_file_that_is_not_text_is_an_error(tmp_path: Path) -> None:
+    wording = tmp_path / "wording.toml"
+    wording.write_bytes(b"\xff\xfe[ors]")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load(None, env={"FITBOT_WORDING_OVERRIDE_FILE": str(wording)})
+
+
 def test_a_wording_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^wording.override_file \(from FITBOT_WORDING_OVERRIDE_FILE\): cannot"):
         load(None, env={"FITBOT_WORDING_OVERRIDE_FILE": str(tmp_path)})

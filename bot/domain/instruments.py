@@ -1,18 +1,16 @@
 """The questionnaires as data: who answers what, in which words.
 
 The ORS, SRS and child versions are copyrighted, so every question here is FIT-bot's own wording
-about the same domains. A licensed municipality can supply the official texts in a TOML file
-(``load_wording_overrides``); the i18n layer consults those before gettext.
+about the same domains. A licensed municipality can supply the official texts in a TOML file, which
+bot.config reads and ``wording_overrides_from`` checks; the i18n layer consults those before gettext.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from types import MappingProxyType
 
 from .text import N_
@@ -318,36 +316,31 @@ _LANG_RE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?", re.ASCII)
 _TEXT_FIELDS = ("question", "low", "high")
 
 
-def load_wording_overrides(path: Path, langs: Collection[str] | None = None) -> WordingOverrides:
-    """Read licensed item texts from TOML: ``[ors.individually] da = {question=..., low=..., high=...}``.
+def wording_overrides_from(data: Mapping[str, object], langs: Collection[str] | None = None) -> WordingOverrides:
+    """Check licensed item texts, as read from TOML: ``[ors.individually] da = {question=..., low=..., high=...}``.
 
     ``langs`` limits the accepted language codes (default: any well-formed locale name). Every
     problem raises ``ValueError`` naming the offending key, so a typo never silently falls back.
+    (Reading the file is bot.config's job: the domain does no I/O.)
     """
-    with path.open("rb") as f:
-        try:
-            data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML: {e}") from e
     result: dict[tuple[str, str, str], ItemText] = {}
     for inst_key, items in data.items():
         if inst_key not in _BY_KEY:
             raise ValueError(f"unknown instrument {inst_key!r} (known: {', '.join(_BY_KEY)})")
         inst = _BY_KEY[inst_key]
-        _require_table(items, inst_key)
-        for item_key, by_lang in items.items():
+        for item_key, by_lang in _table(items, inst_key).items():
             where = f"{inst_key}.{item_key}"
             if item_key not in inst.item_keys:
                 raise ValueError(f"{where}: unknown item {item_key!r} (known: {', '.join(inst.item_keys)})")
-            _require_table(by_lang, where)
-            for lang, fields in by_lang.items():
+            for lang, fields in _table(by_lang, where).items():
                 result[(inst_key, item_key, lang)] = _item_text(fields, f"{where}.{lang}", lang, langs)
     return MappingProxyType(result)
 
 
-def _require_table(value: object, where: str) -> None:
+def _table(value: object, where: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise ValueError(f"{where}: expected a table")
+    return value
 
 
 def _item_text(fields: object, where: str, lang: str, langs: Collection[str] | None) -> ItemText:
