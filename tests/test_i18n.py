@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
 
 from bot.i18n import (
     _,
@@ -209,6 +210,35 @@ def test_a_language_with_one_form_uses_the_plural(tmp_path: Path) -> None:
     assert _problems(tmp_path, ja, language="ja") == []
     ja[key] = ("一人 {when}",)  # the only form serves every number: it must show it
     assert _problems(tmp_path, ja, language="ja") == [f"ja: placeholders differ in {key!r}"]
+
+
+def test_the_form_for_one_follows_the_language_s_plural_rule(tmp_path: Path) -> None:
+    """In Arabic n = 1 is form 1 (form 0 is n = 0): there, not in form 0, may the number be left out."""
+    template = Catalog(domain="fitbot", fuzzy=False)
+    template.add(("Én sag", "{count} sager"))
+    ar = ("{count} قضايا", "قضية واحدة", *(["{count} قضايا"] * 4))
+    assert catalogs.catalog_problems(template, _arabic(tmp_path, ar), "ar") == []
+    swapped = ("قضية واحدة", "{count} قضايا", *(["{count} قضايا"] * 4))
+    assert catalogs.catalog_problems(template, _arabic(tmp_path, swapped), "ar") == [
+        "ar: placeholders differ in 'Én sag' (form 0)"
+    ]
+
+
+def _arabic(tmp_path: Path, forms: tuple[str, ...]) -> Catalog:
+    header = "nplurals=6; plural=(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : n%100>=11 ? 4 : 5);"
+    lines = [
+        'msgid ""',
+        'msgstr ""',
+        f'"Plural-Forms: {header}\\n"',
+        "",
+        'msgid "Én sag"',
+        'msgid_plural "{count} sager"',
+    ]
+    lines += [f"msgstr[{n}] {_po_string(form)}" for n, form in enumerate(forms)]
+    path = tmp_path / "ar.po"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with path.open("rb") as handle:
+        return read_po(handle, locale="ar", domain="fitbot")
 
 
 def test_every_catalogue_in_the_folder_is_checked(tmp_path: Path) -> None:

@@ -3,13 +3,15 @@
 update = `pybabel extract` + `pybabel update` through Babel's API, then the Danish catalogue is filled
 from the msgids (Danish is the source language, so its translations are the msgids themselves).
 check  = what the test suite asserts: every message in every catalogue, translated, not fuzzy, with the
-same {placeholders} as the Danish original (for a plural message: every form, each matching the Danish
-singular or plural). Compiling is not a step: catalogues compile at start-up.
+same {placeholders} as the Danish original (for a plural message: every form, the one for n = 1 matching
+the Danish singular or plural, the others the plural). Compiling is not a step: catalogues compile at
+start-up.
 """
 
 from __future__ import annotations
 
 import copy
+import gettext
 import re
 import sys
 from datetime import UTC, datetime
@@ -114,22 +116,35 @@ def catalog_problems(template: Catalog, catalog: Catalog, language: str) -> list
         if not all(strings):
             found.append(f"{language}: untranslated {label!r}")
             continue
+        one = _form_for_one(catalog)
         for n, text in enumerate(strings):
-            if _placeholders(text) not in _expected_placeholders(ids, n, catalog.num_plurals):
+            if _placeholders(text) not in _expected_placeholders(ids, n == one):
                 form = f" (form {n})" if len(strings) > 1 else ""
                 found.append(f"{language}: placeholders differ in {label!r}{form}")
     return found
 
 
-def _expected_placeholders(ids: tuple[str, ...], form: int, num_plurals: int) -> list[set[str]]:
-    """The placeholder sets form ``form`` of a translation may have.
+def _expected_placeholders(ids: tuple[str, ...], for_one: bool) -> list[set[str]]:
+    """The placeholder sets a form of a translation may have.
 
     The code formats every form with the same arguments, so no form may use a {name} the code does not
-    pass (that would raise at run time) or drop one such as {when}. Only the first form, where the
-    language has more than one, may follow the singular, which may leave out the number ("én sag").
+    pass (that would raise at run time) or drop one such as {when}. Only the form the language uses for
+    n = 1 may follow the singular, which may leave out the number ("én sag"); every other form follows
+    the plural. (For a message without a plural both are the msgid.)
     """
     singular, plural = _placeholders(ids[0]), _placeholders(ids[-1])
-    return [singular, plural] if form == 0 and num_plurals > 1 else [plural]
+    return [singular, plural] if for_one else [plural]
+
+
+def _form_for_one(catalog: Catalog) -> int | None:
+    """Which plural form the catalogue's Plural-Forms picks for n = 1 (0 in Danish, 1 in Arabic); None when
+    the language has a single form, which then serves every number."""
+    if catalog.num_plurals <= 1:
+        return None
+    try:
+        return int(gettext.c2py(catalog.plural_expr)(1))
+    except (ValueError, SyntaxError):
+        return 0
 
 
 def main(argv: list[str]) -> int:
