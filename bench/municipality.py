@@ -183,7 +183,7 @@ async def build(path: Path, cases: int, now: datetime, *, seed: int = 5) -> Buil
             latest = k == meetings_here - 1
             for r, role, chat, rstatus in people:
                 q_id += 1
-                ors, srs = instruments_for(role)
+                ors, srs = instruments_for(role, AgeBand(band))
                 due = held + timedelta(minutes=30)
                 roll = rng.random()
                 if latest and is_open and held > now - timedelta(days=2.5) and rstatus == "active":

@@ -16,7 +16,7 @@ from bot import config as config_module
 from bot.app import policy_from
 from bot.clock import SystemClock
 from bot.config import Config
-from bot.domain.instruments import Role, instruments_for
+from bot.domain.instruments import AgeBand, Role, instruments_for
 from bot.sandbox.emulator import SentMessage, SimChat, SimUser
 from bot.services import cases
 from bot.services.context import Services
@@ -80,7 +80,7 @@ async def add_open_questionnaire(
     respondent_id = await repo.insert_respondent(case_id, Role.PARENT.value, "da", now - timedelta(days=30))
     await repo.bind_respondent(respondent_id, q.user_id, "da")
     await repo.set_respondent_status(respondent_id, "active", now - timedelta(days=29))
-    ors, srs = instruments_for(Role.PARENT)
+    ors, srs = instruments_for(Role.PARENT, AgeBand(band))
     for k in range(q.history, 0, -1):  # one meeting a fortnight, answered, a slowly rising course
         held = now - timedelta(days=14 * k)
         earlier = await repo.insert_meeting(case_id, held, caseworker_id, held)

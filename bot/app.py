@@ -17,12 +17,11 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.limits import FloodLimiter, Limits, clock_time
-from bot.domain.instruments import load_wording_overrides
 from bot.handlers import menus
 from bot.handlers.common import RUNTIME_KEY, Runtime
 from bot.handlers.order import PerChatOrder
 from bot.handlers.polling import ConfirmAfterHandling
-from bot.i18n import available_languages, set_wording_overrides
+from bot.i18n import set_wording_overrides
 from bot.jobs import Jobs
 from bot.services.context import Policy, Services
 from bot.services.schedule import plan_periodic
@@ -161,15 +160,11 @@ def build(
     storage: Storage | None = None,
     limits: Limits | None = None,
 ) -> FitBot:
-    overrides = (
-        load_wording_overrides(config.wording_override_file, available_languages())
-        if config.wording_override_file is not None
-        else {}
-    )
+    # Read and checked by bot.config.load, so a bad file was already a configuration error (exit 2).
     set_wording_overrides(
         {
             (i, item, field, lang): getattr(text, field)
-            for (i, item, lang), text in overrides.items()
+            for (i, item, lang), text in config.wording_overrides.items()
             for field in ("question", "low", "high")
         }
     )

@@ -2,10 +2,14 @@
 
 Every setting is declared once in SETTINGS with its type, default and check, so the example file,
 the environment override and the error message ("schedule.quiet_start: ...") cannot drift apart.
+A value in the file must have the right TOML type (`cutoff_adult = 25`, not `"25"`); a value from the
+environment is text, so only there is it converted. A FITBOT_ variable that is neither a setting nor one
+of NON_SETTING_VARIABLES is refused, so a misspelt name (TOKNE for TOKEN) cannot go unnoticed.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -16,11 +20,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.instruments import NO_OVERRIDES, WordingOverrides, wording_overrides_from
 from bot.domain.interpretation import Thresholds
 from bot.domain.scores import points_to_tenths
+from bot.i18n import available_languages
 
 ENV_PREFIX = "FITBOT_"
-LANGUAGES = ("da", "en")
+# FITBOT_ variables that are not settings: where the config file is, where the Bot API specification is
+# (the emulator), the durability test's knobs, and anything starting FITBOT_TEST_ (the test suite's own).
+NON_SETTING_VARIABLES = frozenset({"FITBOT_CONFIG", "FITBOT_BOTAPI_SPEC", "FITBOT_KILL_ROUNDS", "FITBOT_KILL_SEED"})
+NON_SETTING_PREFIXES = ("FITBOT_TEST_",)
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 
@@ -29,12 +38,15 @@ class ConfigError(Exception):
     """A setting that cannot be used. str() is the one line the CLI prints."""
 
     def __init__(self, key: str, problem: str) -> None:
+        problem = " ".join(problem.splitlines())  # one line, whatever the cause said
         super().__init__(f"{key}: {problem}")
         self.key = key
         self.problem = problem
 
 
-# --- value parsers: each takes the raw TOML/env value and returns the typed value or raises ValueError
+# --- value parsers: each takes the TOML value (or an environment variable's text already converted by the
+# setting's `text`) and returns the typed value or raises ValueError. None of them converts a string into
+# a number: in the file, `"25"` is text and a wrong type.
 
 
 def _str(value: Any) -> str:
@@ -45,8 +57,6 @@ def _str(value: Any) -> str:
 
 def _int(lo: int, hi: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected a whole number, got {_describe(value)}")
         if not lo <= value <= hi:
@@ -58,11 +68,6 @@ def _int(lo: int, hi: int) -> Callable[[Any], int]:
 
 def _points(lo: float, hi: float) -> Callable[[Any], float]:
     def parse(value: Any) -> float:
-        if isinstance(value, str):
-            try:
-                value = float(value.strip().replace(",", "."))
-            except ValueError:
-                raise ValueError(f"expected a number of points, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"expected a number of points, got {_describe(value)}")
         if not lo <= value <= hi:
@@ -72,12 +77,23 @@ def _points(lo: float, hi: float) -> Callable[[Any], float]:
     return parse
 
 
-def _bool(value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "0", "false", "no"):
-        return value.strip().lower() in ("1", "true", "yes")
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_describe(value)}")
-    return value
+# --- environment text -> the TOML value it stands for (only for variables; the file has real types)
+
+
+def _whole_text(text: str) -> int:
+    if not re.fullmatch(r"[+-]?\d+", text.strip()):
+        raise ValueError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
+def _number_text(text: str) -> float:
+    if not re.fullmatch(r"[+-]?\d+([.,]\d+)?", text.strip()):
+        raise ValueError(f"expected a number of points, got {text!r}")
+    return float(text.strip().replace(",", "."))
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _time(value: Any) -> time:
@@ -126,6 +142,11 @@ def _weekdays(value: Any) -> tuple[int, ...]:
     return tuple(sorted(days))
 
 
+def _language(value: Any) -> str:
+    """A language FIT-bot has a catalogue for (bot/i18n/locales): adding one is a translation job only."""
+    return _choice(*available_languages())(value)
+
+
 def _url(value: Any) -> str:
     text = _str(value).strip()
     if not re.fullmatch(r"https?://\S+", text):
@@ -142,6 +163,15 @@ class Setting:
     parse: Callable[[Any], Any]
     default: Any
     secret: bool = False
+    text: Callable[[str], Any] = _same  # how an environment variable's text becomes the TOML value
+
+
+def _whole(lo: int, hi: int, default: int) -> Setting:
+    return Setting(_int(lo, hi), default, text=_whole_text)
+
+
+def _pts(lo: float, hi: float, default: float) -> Setting:
+    return Setting(_points(lo, hi), default, text=_number_text)
 
 
 # section -> key -> Setting. Defaults suit a Danish municipality; config.example.toml documents each.
@@ -153,7 +183,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     },
     "general": {
         "timezone": Setting(_timezone, "Europe/Copenhagen"),
-        "language": Setting(_choice(*LANGUAGES), "da"),
+        "language": Setting(_language, "da"),
         "log_level": Setting(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     },
     "database": {
@@ -161,30 +191,30 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "postgres_dsn": Setting(_str, "", secret=True),
     },
     "schedule": {
-        "prompt_delay_minutes": Setting(_int(0, 24 * 60), 30),
+        "prompt_delay_minutes": _whole(0, 24 * 60, 30),
         "quiet_start": Setting(_time, "21:00"),
         "quiet_end": Setting(_time, "08:00"),
-        "reminder_after_hours": Setting(_int(1, 24 * 7), 24),
-        "expire_after_hours": Setting(_int(2, 24 * 14), 72),
+        "reminder_after_hours": _whole(1, 24 * 7, 24),
+        "expire_after_hours": _whole(2, 24 * 14, 72),
         "digest_time": Setting(_time, "08:00"),
         "digest_weekdays": Setting(_weekdays, "mon-fri"),
         "team_report_weekday": Setting(_choice(*WEEKDAYS), "mon"),
         "team_report_time": Setting(_time, "09:00"),
     },
     "invitations": {
-        "family_expiry_days": Setting(_int(1, 90), 14),
-        "caseworker_expiry_days": Setting(_int(1, 90), 7),
+        "family_expiry_days": _whole(1, 90, 14),
+        "caseworker_expiry_days": _whole(1, 90, 7),
     },
     "thresholds": {
-        "cutoff_adult": Setting(_points(0.1, 39.9), 25.0),
-        "cutoff_youth": Setting(_points(0.1, 39.9), 28.0),
-        "cutoff_child": Setting(_points(0.1, 39.9), 32.0),
-        "reliable_change": Setting(_points(0.1, 40), 5.0),
-        "srs_total": Setting(_points(0.1, 40), 36.0),
-        "srs_item": Setting(_points(0.1, 10), 9.0),
-        "srs_drop": Setting(_points(0.1, 40), 1.0),
-        "low_item": Setting(_points(0, 10), 2.0),
-        "not_on_track_meetings": Setting(_int(2, 52), 4),
+        "cutoff_adult": _pts(0.1, 39.9, 25.0),
+        "cutoff_youth": _pts(0.1, 39.9, 28.0),
+        "cutoff_child": _pts(0.1, 39.9, 32.0),
+        "reliable_change": _pts(0.1, 40, 5.0),
+        "srs_total": _pts(0.1, 40, 36.0),
+        "srs_item": _pts(0.1, 10, 9.0),
+        "srs_drop": _pts(0.1, 40, 1.0),
+        "low_item": _pts(0, 10, 2.0),
+        "not_on_track_meetings": _whole(2, 52, 4),
     },
     "privacy": {
         # What /stop keeps: "keep_answers" keeps answers for the caseworker's record (the Telegram link is
@@ -192,9 +222,9 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "on_withdrawal": Setting(_choice("keep_answers", "delete_answers"), "keep_answers"),
     },
     "delivery": {
-        "global_per_second": Setting(_int(1, 1000), 30),
-        "private_per_second": Setting(_int(1, 100), 1),
-        "group_per_minute": Setting(_int(1, 1000), 20),
+        "global_per_second": _whole(1, 1000, 30),
+        "private_per_second": _whole(1, 100, 1),
+        "group_per_minute": _whole(1, 1000, 20),
     },
     "wording": {
         "override_file": Setting(_str, ""),
@@ -229,6 +259,8 @@ class Config:
     private_per_second: int
     group_per_minute: int
     wording_override_file: Path | None
+    # The licensed texts from that file, read and checked here so a mistake is a configuration error.
+    wording_overrides: WordingOverrides = field(default_factory=lambda: NO_OVERRIDES, hash=False)
     source: Path | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # never print the token or a DSN with a password
@@ -250,7 +282,25 @@ def load(path: Path | None = None, env: Mapping[str, str] | None = None) -> Conf
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
     values = _resolve(raw, env)
-    return _build(values, path, base=path.parent if path else Path.cwd())
+    return _build(values, env, path, base=path.parent if path else Path.cwd())
+
+
+def env_name(section: str, key: str) -> str:
+    """The environment variable that overrides `section.key`: FITBOT_<SECTION>_<KEY>."""
+    return f"{ENV_PREFIX}{section}_{key}".upper()
+
+
+def _check_environment(env: Mapping[str, str]) -> None:
+    """Refuse a FITBOT_ variable that is no setting (a typo would otherwise be silently ignored)."""
+    known = [env_name(section, key) for section, settings in SETTINGS.items() for key in settings]
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in known or name in NON_SETTING_VARIABLES:
+            continue
+        if name.startswith(NON_SETTING_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, [*known, *NON_SETTING_VARIABLES], n=1)
+        hint = f"; did you mean {close[0]}?" if close else " (settings are FITBOT_<SECTION>_<KEY>)"
+        raise ConfigError(name, f"unknown environment variable{hint}")
 
 
 def _resolve(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -262,21 +312,35 @@ def _resolve(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, dict[str,
         for key in table:
             if key not in SETTINGS[section]:
                 raise ConfigError(f"{section}.{key}", "unknown setting")
+    _check_environment(env)
     values: dict[str, dict[str, Any]] = {}
     for section, settings in SETTINGS.items():
         values[section] = {}
         for key, setting in settings.items():
-            env_name = f"{ENV_PREFIX}{section}_{key}".upper()
-            value = env.get(env_name, raw.get(section, {}).get(key, setting.default))
+            name = env_name(section, key)
+            from_env = name in env
+            value = env[name] if from_env else raw.get(section, {}).get(key, setting.default)
             try:
-                values[section][key] = setting.parse(value)
+                values[section][key] = setting.parse(setting.text(value) if from_env else value)
             except ValueError as exc:
-                where = f"{section}.{key}" + (f" (from {env_name})" if env_name in env else "")
-                raise ConfigError(where, str(exc)) from None
+                where = f"{section}.{key}" + (f" (from {name})" if from_env else "")
+                hint = "" if from_env else _quoted_hint(setting, value)
+                raise ConfigError(where, f"{exc}{hint}") from None
     return values
 
 
-def _build(v: dict[str, dict[str, Any]], source: Path | None, base: Path) -> Config:
+def _quoted_hint(setting: Setting, value: Any) -> str:
+    """A number written in quotes in the file: say how to write it."""
+    if isinstance(value, str) and setting.text is not _same:
+        try:
+            setting.text(value)
+        except ValueError:
+            return ""
+        return " (write the number without quotes)"
+    return ""
+
+
+def _build(v: dict[str, dict[str, Any]], env: Mapping[str, str], source: Path | None, base: Path) -> Config:
     if v["schedule"]["reminder_after_hours"] >= v["schedule"]["expire_after_hours"]:
         raise ConfigError("schedule.reminder_after_hours", "must be shorter than expire_after_hours")
     t = v["thresholds"]
@@ -296,7 +360,7 @@ def _build(v: dict[str, dict[str, Any]], source: Path | None, base: Path) -> Con
         name, _, problem = str(exc).partition(": ")
         raise ConfigError(f"thresholds.{name}", problem or str(exc)) from None
     db_path = Path(v["database"]["path"]).expanduser()
-    override = v["wording"]["override_file"]
+    override_file = _resolve_path(v["wording"]["override_file"], base)
     return Config(
         telegram_token=v["telegram"]["token"].strip(),
         base_url=v["telegram"]["base_url"],
@@ -322,11 +386,38 @@ def _build(v: dict[str, dict[str, Any]], source: Path | None, base: Path) -> Con
         global_per_second=v["delivery"]["global_per_second"],
         private_per_second=v["delivery"]["private_per_second"],
         group_per_minute=v["delivery"]["group_per_minute"],
-        wording_override_file=(Path(override) if Path(override).is_absolute() else base / override)
-        if override
-        else None,
+        wording_override_file=override_file,
+        wording_overrides=_wording(override_file, from_env=env_name("wording", "override_file") in env),
         source=source,
     )
+
+
+def _resolve_path(text: str, base: Path) -> Path | None:
+    if not text.strip():
+        return None
+    path = Path(text.strip()).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _wording(path: Path | None, *, from_env: bool) -> WordingOverrides:
+    """Read the licensed wording file now: a typo in it stops FIT-bot at start-up with exit code 2."""
+    if path is None:
+        return NO_OVERRIDES
+    key = "wording.override_file" + (f" (from {env_name('wording', 'override_file')})" if from_env else "")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(key, f"file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(key, f"{path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(key, f"{path} is not valid TOML: {exc}") from None
+    try:
+        return wording_overrides_from(data, available_languages())
+    except ValueError as exc:
+        raise ConfigError(key, f"{path}: {exc}") from None
 
 
 def find_config_file(explicit: Path | None, env: Mapping[str, str] | None = None) -> Path | None:

@@ -1,18 +1,16 @@
 """The questionnaires as data: who answers what, in which words.
 
 The ORS, SRS and child versions are copyrighted, so every question here is FIT-bot's own wording
-about the same domains. A licensed municipality can supply the official texts in a TOML file
-(``load_wording_overrides``); the i18n layer consults those before gettext.
+about the same domains. A licensed municipality can supply the official texts in a TOML file, which
+bot.config reads and ``wording_overrides_from`` checks; the i18n layer consults those before gettext.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from types import MappingProxyType
 
 from .text import N_
@@ -30,11 +28,15 @@ class Role(Enum):
 
 
 class AgeBand(Enum):
-    """The age band of the person being *rated*; it decides the ORS cut-off."""
+    """A case's age band: the age of the person being *rated*; it decides the ORS cut-off and the versions."""
 
     CHILD = "6-12"
     YOUTH = "13-17"
     ADULT = "adult"
+
+
+def _fits(roles: set[Role], bands: set[AgeBand]) -> frozenset[tuple[Role, AgeBand]]:
+    return frozenset((role, band) for role in roles for band in bands)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,20 @@ class Instrument:
     kind: Kind
     title: str  # caseworker-facing name (msgid), e.g. "ORS (trivsel)"
     items: tuple[Item, ...]
-    roles: frozenset[Role]
+    # Who answers it: (the respondent's role, the case's age band). Pairs, not roles x bands: the SRS fits a
+    # parent in any case but a young person only in a 13-17 case.
+    fits: frozenset[tuple[Role, AgeBand]]
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(role for role, _ in self.fits)
+
+    @property
+    def bands(self) -> frozenset[AgeBand]:
+        return frozenset(band for _, band in self.fits)
+
+    def fits_respondent(self, role: Role, band: AgeBand) -> bool:
+        return (role, band) in self.fits
 
     def item(self, key: str) -> Item:
         for item in self.items:
@@ -80,7 +95,7 @@ ORS_PARENT = Instrument(
     key="ors",
     kind=Kind.ORS,
     title=N_("ORS (trivsel)"),
-    roles=frozenset({Role.PARENT}),
+    fits=_fits({Role.PARENT}, {AgeBand.CHILD, AgeBand.YOUTH}),  # about the child, 6-17
     items=(
         Item(
             "individually",
@@ -117,7 +132,7 @@ ORS_YOUTH = Instrument(
     key="ors_youth",
     kind=Kind.ORS,
     title=N_("ORS (trivsel, ung)"),
-    roles=frozenset({Role.YOUTH}),
+    fits=_fits({Role.YOUTH}, {AgeBand.YOUTH}),  # the young person about themselves, 13-17
     items=(
         Item(
             "individually",
@@ -155,7 +170,7 @@ ORS_ADULT = Instrument(
     key="ors_adult",
     kind=Kind.ORS,
     title=N_("ORS (trivsel, voksen)"),
-    roles=frozenset({Role.PARENT}),
+    fits=_fits({Role.PARENT}, {AgeBand.ADULT}),  # an adult about themselves, in their own case
     items=(
         Item(
             "individually",
@@ -192,7 +207,7 @@ SRS = Instrument(
     key="srs",
     kind=Kind.SRS,
     title=N_("SRS (samarbejde)"),
-    roles=frozenset({Role.PARENT, Role.YOUTH}),
+    fits=_fits({Role.PARENT}, set(AgeBand)) | _fits({Role.YOUTH}, {AgeBand.YOUTH}),
     items=(
         Item(
             "relationship",
@@ -230,7 +245,7 @@ CORS = Instrument(
     key="cors",
     kind=Kind.ORS,
     title=N_("CORS (trivsel, barn)"),
-    roles=frozenset({Role.CHILD}),
+    fits=_fits({Role.CHILD}, {AgeBand.CHILD}),  # a child 6-12, usually with an adult
     items=(
         Item("individually", N_("Mig selv"), N_("Hvordan har du haft det?"), _CHILD_BAD, _GOOD),
         Item(
@@ -249,7 +264,7 @@ CSRS = Instrument(
     key="csrs",
     kind=Kind.SRS,
     title=N_("CSRS (samarbejde, barn)"),
-    roles=frozenset({Role.CHILD}),
+    fits=_fits({Role.CHILD}, {AgeBand.CHILD}),
     items=(
         Item(
             "relationship",
@@ -288,14 +303,25 @@ def instrument(key: str) -> Instrument:
         raise KeyError(f"unknown instrument {key!r}") from None
 
 
-def instruments_for(role: Role, band: AgeBand | None = None) -> tuple[Instrument, Instrument]:
-    """The (ORS-type, SRS-type) pair a respondent in ``role`` answers; in an adult's own case (``band``
-    ADULT) the adult rates themselves."""
-    if band is AgeBand.ADULT and role is Role.PARENT:
-        return ORS_ADULT, SRS
-    ors = next(i for i in ALL_INSTRUMENTS if i.kind is Kind.ORS and role in i.roles)
-    srs = next(i for i in ALL_INSTRUMENTS if i.kind is Kind.SRS and role in i.roles)
+def instruments_for(role: Role, band: AgeBand) -> tuple[Instrument, Instrument]:
+    """The (ORS-type, SRS-type) pair a respondent in ``role`` answers in a case of age band ``band``, from
+    the instruments' ``fits``; ``ValueError`` when nothing fits (a young person in a 6-12 case)."""
+    ors, srs = (_the_one(kind, role, band) for kind in Kind)
     return ors, srs
+
+
+def role_fits(role: Role, band: AgeBand) -> bool:
+    """Whether a respondent in ``role`` has questionnaires in a case of ``band`` (a young person only at
+    13-17, a child only at 6-12, a parent always)."""
+    return all(any(i.kind is kind and i.fits_respondent(role, band) for i in ALL_INSTRUMENTS) for kind in Kind)
+
+
+def _the_one(kind: Kind, role: Role, band: AgeBand) -> Instrument:
+    found = [i for i in ALL_INSTRUMENTS if i.kind is kind and i.fits_respondent(role, band)]
+    if len(found) != 1:
+        which = ", ".join(i.key for i in found) or "none"
+        raise ValueError(f"{kind.value}: {len(found)} instruments fit a {role.value} in a {band.value} case ({which})")
+    return found[0]
 
 
 # --- licensed wording overrides -------------------------------------------------------------------
@@ -318,36 +344,31 @@ _LANG_RE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?", re.ASCII)
 _TEXT_FIELDS = ("question", "low", "high")
 
 
-def load_wording_overrides(path: Path, langs: Collection[str] | None = None) -> WordingOverrides:
-    """Read licensed item texts from TOML: ``[ors.individually] da = {question=..., low=..., high=...}``.
+def wording_overrides_from(data: Mapping[str, object], langs: Collection[str] | None = None) -> WordingOverrides:
+    """Check licensed item texts, as read from TOML: ``[ors.individually] da = {question=..., low=..., high=...}``.
 
     ``langs`` limits the accepted language codes (default: any well-formed locale name). Every
     problem raises ``ValueError`` naming the offending key, so a typo never silently falls back.
+    (Reading the file is bot.config's job: the domain does no I/O.)
     """
-    with path.open("rb") as f:
-        try:
-            data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML: {e}") from e
     result: dict[tuple[str, str, str], ItemText] = {}
     for inst_key, items in data.items():
         if inst_key not in _BY_KEY:
             raise ValueError(f"unknown instrument {inst_key!r} (known: {', '.join(_BY_KEY)})")
         inst = _BY_KEY[inst_key]
-        _require_table(items, inst_key)
-        for item_key, by_lang in items.items():
+        for item_key, by_lang in _table(items, inst_key).items():
             where = f"{inst_key}.{item_key}"
             if item_key not in inst.item_keys:
                 raise ValueError(f"{where}: unknown item {item_key!r} (known: {', '.join(inst.item_keys)})")
-            _require_table(by_lang, where)
-            for lang, fields in by_lang.items():
+            for lang, fields in _table(by_lang, where).items():
                 result[(inst_key, item_key, lang)] = _item_text(fields, f"{where}.{lang}", lang, langs)
     return MappingProxyType(result)
 
 
-def _require_table(value: object, where: str) -> None:
+def _table(value: object, where: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise ValueError(f"{where}: expected a table")
+    return value
 
 
 def _item_text(fields: object, where: str, lang: str, langs: Collection[str] | None) -> ItemText:

@@ -362,7 +362,7 @@ def evaluate(
     """Run every rule on the latest meeting of one respondent's history, most severe first.
 
     ``history`` is ordered here by ``meeting_at`` (stable), so "latest" means the latest meeting.
-    ``instruments`` is the respondent's (ORS-type, SRS-type) pair (``instruments_for(role)``); it
+    ``instruments`` is the respondent's (ORS-type, SRS-type) pair (``instruments_for(role, band)``); it
     names the items. ``band`` is the age band of the person being rated.
     """
     ors, srs = instruments

@@ -1,7 +1,10 @@
+import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from bot.domain import instruments as instruments_module
 from bot.domain.instruments import (
     ALL_INSTRUMENTS,
     CORS,
@@ -20,7 +23,8 @@ from bot.domain.instruments import (
     Role,
     instrument,
     instruments_for,
-    load_wording_overrides,
+    role_fits,
+    wording_overrides_from,
 )
 
 SAMPLE = Path(__file__).with_name("wording_override_sample.toml")
@@ -61,27 +65,69 @@ def test_parent_version_asks_about_the_child() -> None:
     assert "dig selv" in ORS_YOUTH.item("individually").question
 
 
-@pytest.mark.parametrize(
-    ("role", "expected"),
-    [(Role.PARENT, (ORS_PARENT, SRS)), (Role.YOUTH, (ORS_YOUTH, SRS)), (Role.CHILD, (CORS, CSRS))],
-)
-def test_instruments_for_role(role: Role, expected: tuple[Instrument, Instrument]) -> None:
-    assert instruments_for(role) == expected
+# Who answers what, from ../shared/docs/fit-domain.md: ORS and SRS for adults and young people from 13
+# (a parent rates the child's well-being, an adult in their own case rates themselves), CORS/CSRS for
+# children 6-12; a young person answers only in a 13-17 case, a child only in a 6-12 case.
+FITS = {
+    (Role.PARENT, AgeBand.CHILD): (ORS_PARENT, SRS),
+    (Role.PARENT, AgeBand.YOUTH): (ORS_PARENT, SRS),
+    (Role.PARENT, AgeBand.ADULT): (ORS_ADULT, SRS),
+    (Role.YOUTH, AgeBand.CHILD): None,
+    (Role.YOUTH, AgeBand.YOUTH): (ORS_YOUTH, SRS),
+    (Role.YOUTH, AgeBand.ADULT): None,
+    (Role.CHILD, AgeBand.CHILD): (CORS, CSRS),
+    (Role.CHILD, AgeBand.YOUTH): None,
+    (Role.CHILD, AgeBand.ADULT): None,
+}
 
 
-@pytest.mark.parametrize("role", list(Role))
-def test_each_role_gets_one_instrument_of_each_kind(role: Role) -> None:
-    ors, srs = instruments_for(role)
-    assert (ors.kind, srs.kind) == (Kind.ORS, Kind.SRS)
-    assert role in ors.roles
-    assert role in srs.roles
+def test_the_table_covers_every_role_and_band() -> None:
+    assert set(FITS) == {(role, band) for role in Role for band in AgeBand}
+
+
+@pytest.mark.parametrize(("role", "band"), list(FITS), ids=lambda x: x.value)
+def test_instruments_for_each_role_and_band(role: Role, band: AgeBand) -> None:
+    expected = FITS[(role, band)]
+    assert role_fits(role, band) is (expected is not None)
+    if expected is None:
+        with pytest.raises(ValueError, match=f"0 instruments fit a {role.value} in a {band.value} case"):
+            instruments_for(role, band)
+    else:
+        assert instruments_for(role, band) == expected
+
+
+@pytest.mark.parametrize("inst", ALL_INSTRUMENTS, ids=lambda i: i.key)
+def test_every_instrument_records_exactly_whom_it_fits(inst: Instrument) -> None:
+    """Each instrument's own data (role, age band) agrees with the table, pair by pair."""
+    expected = {key for key, pair in FITS.items() if pair is not None and inst in pair}
+    assert inst.fits == expected
+    assert inst.roles == {role for role, _ in expected}
+    assert inst.bands == {band for _, band in expected}
+    for role, band in FITS:
+        assert inst.fits_respondent(role, band) is ((role, band) in expected)
+
+
+def test_the_age_bands_each_instrument_fits() -> None:
+    assert ORS_PARENT.bands == {AgeBand.CHILD, AgeBand.YOUTH}  # a parent about a child of 6-17
+    assert ORS_YOUTH.bands == {AgeBand.YOUTH}  # young people 13-17
+    assert ORS_ADULT.bands == {AgeBand.ADULT}
+    assert SRS.bands == set(AgeBand)
+    assert CORS.bands == CSRS.bands == {AgeBand.CHILD}  # children 6-12
+
+
+def test_a_new_instrument_that_overlaps_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two instruments of one kind for the same respondent would be ambiguous: an error, not a guess."""
+    twin = dataclasses.replace(ORS_YOUTH, key="ors_youth2")
+    monkeypatch.setattr(instruments_module, "ALL_INSTRUMENTS", (*ALL_INSTRUMENTS, twin))
+    with pytest.raises(ValueError, match=r"ors: 2 instruments fit a youth in a 13-17 case \(ors_youth, ors_youth2\)"):
+        instruments_for(Role.YOUTH, AgeBand.YOUTH)
 
 
 def test_an_adult_in_their_own_case_rates_themselves() -> None:
     assert instruments_for(Role.PARENT, AgeBand.ADULT) == (ORS_ADULT, SRS)
     assert "dig selv" in ORS_ADULT.item("individually").question
     assert "barn" not in " ".join(item.question for item in ORS_ADULT.items)
-    for band in (AgeBand.CHILD, AgeBand.YOUTH, None):
+    for band in (AgeBand.CHILD, AgeBand.YOUTH):
         assert instruments_for(Role.PARENT, band) == (ORS_PARENT, SRS)
 
 
@@ -95,14 +141,18 @@ def test_instrument_by_key() -> None:
 # --- wording overrides ----------------------------------------------------------------------------
 
 
+def _read(path: Path) -> dict[str, object]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
 def test_load_the_sample() -> None:
-    overrides = load_wording_overrides(SAMPLE)
+    overrides = wording_overrides_from(_read(SAMPLE))
     assert overrides[("ors", "individually", "da")] == ItemText("Licenseret spørgsmål om barnet selv", "Lav", "Høj")
     assert overrides[("ors", "individually", "en")].low == "Low"
     assert ("srs", "relationship", "da") in overrides
     assert ("cors", "socially", "da") in overrides
     assert len(overrides) == 4
-    assert load_wording_overrides(SAMPLE, langs={"da", "en"}) == overrides
+    assert wording_overrides_from(_read(SAMPLE), langs={"da", "en"}) == overrides
 
 
 def test_no_overrides_is_empty() -> None:
@@ -124,17 +174,14 @@ def test_no_overrides_is_empty() -> None:
         ),
         ('[srs.goals]\nda = "q"', r"srs.goals.da: expected \{question"),
         ('srs = "q"', "srs: expected a table"),
-        ("[srs\n", "not valid TOML"),
+        ('[srs]\ngoals = "q"', "srs.goals: expected a table"),
     ],
 )
-def test_bad_override_files_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
-    path = tmp_path / "wording.toml"
-    path.write_text(toml, encoding="utf-8")
+def test_bad_overrides_name_the_key(toml: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        load_wording_overrides(path, langs={"da", "en"})
+        wording_overrides_from(tomllib.loads(toml), langs={"da", "en"})
 
 
-def test_any_well_formed_language_without_a_list(tmp_path: Path) -> None:
-    path = tmp_path / "wording.toml"
-    path.write_text('[csrs.overall]\npt_BR = {question="q", low="l", high="h"}', encoding="utf-8")
-    assert ("csrs", "overall", "pt_BR") in load_wording_overrides(path)
+def test_any_well_formed_language_without_a_list() -> None:
+    data = tomllib.loads('[csrs.overall]\npt_BR = {question="q", low="l", high="h"}')
+    assert ("csrs", "overall", "pt_BR") in wording_overrides_from(data)

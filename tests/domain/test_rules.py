@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.instruments import AgeBand, Instrument, Role, instruments_for
+from bot.domain.instruments import AgeBand, Instrument, Role, instruments_for, role_fits
 from bot.domain.interpretation import DEFAULT_THRESHOLDS, Thresholds
 from bot.domain.rules import (
     RULES,
@@ -22,8 +22,8 @@ from bot.domain.rules import (
 )
 
 T = DEFAULT_THRESHOLDS
-PARENT = instruments_for(Role.PARENT)
-CHILD = instruments_for(Role.CHILD)
+PARENT = instruments_for(Role.PARENT, AgeBand.CHILD)
+CHILD = instruments_for(Role.CHILD, AgeBand.CHILD)
 START = datetime(2026, 9, 1, 10, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
 GOOD_SRS = (100, 100, 100, 100)
 
@@ -398,7 +398,7 @@ def histories(draw: st.DrawFn) -> list[Measurement]:
     histories(),
     st.sampled_from(AgeBand),
     st.one_of(st.just(T), thresholds_st),
-    st.sampled_from([instruments_for(r) for r in Role]),
+    st.sampled_from([instruments_for(r, b) for r in Role for b in AgeBand if role_fits(r, b)]),
 )
 def test_evaluate_never_raises_and_every_finding_renders(
     hist: list[Measurement], band: AgeBand, t: Thresholds, instruments: tuple[Instrument, Instrument]
