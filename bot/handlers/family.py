@@ -53,6 +53,8 @@ async def start(update: Update, context: Context, person: Person) -> None:
             await reply(update, context, cw_views.welcome(person.caseworker))
         elif result.outcome is JoinOutcome.ASK_CONSENT:
             await reply(update, context, views.consent_request(result.respondent_id or 0, result.role or Role.PARENT))
+        elif result.outcome is JoinOutcome.ALREADY_JOINED:
+            await reply(update, context, views.already_joined())
         elif result.outcome is JoinOutcome.THROTTLED:
             await reply(update, context, views.throttled())
         elif result.outcome is JoinOutcome.INVALID:
@@ -66,20 +68,32 @@ def _role(person: Person):  # type: ignore[no-untyped-def]
 async def consent(update: Update, context: Context) -> None:
     query, data = pressed(update)
     _prefix, respondent_id, answer = data
-    outcome, language = await joining.answer_consent(
-        runtime(context).svc, int(respondent_id), query.from_user.id, answer == "y"
+    result = await joining.answer_consent(
+        runtime(context).svc,
+        int(respondent_id),
+        query.from_user.id,
+        answer == "y",
+        views.CONSENT_TEXT_VERSION,
+        update_id(update),
     )
-    with use_language(language):
+    outcome = result.outcome
+    if outcome is ConsentOutcome.DUPLICATE:
+        return  # answered the first time (Telegram refuses a second answer)
+    with use_language(result.language):
         if outcome is ConsentOutcome.NOT_YOURS:
             await query.answer(views.stale_text(Stale.NOT_YOURS))
             return
-        await query.answer()
-        out = views.consent_given() if outcome is ConsentOutcome.GIVEN else views.consent_declined()
+        # The same answer again (a double tap, an old button) changes nothing and says so briefly.
+        await query.answer(None if result.changed else views.consent_unchanged(outcome is ConsentOutcome.GIVEN))
         if outcome is ConsentOutcome.GIVEN:
             # Keep the welcome text, drop its buttons, and say what happens next in a new message.
             await sender.clear_buttons(context.bot, query.message.chat.id, query.message.message_id)  # type: ignore[union-attr]
-            await menus.set_for_family(context.bot, query.from_user.id, language)
-        await reply(update, context, out)
+            if result.changed:
+                await menus.set_for_family(context.bot, query.from_user.id, result.language)
+        if result.changed:
+            await reply(
+                update, context, views.consent_given() if outcome is ConsentOutcome.GIVEN else views.consent_declined()
+            )
 
 
 # --- the questionnaire -------------------------------------------------------------------------
@@ -234,6 +248,11 @@ async def typed(update: Update, context: Context, person: Person) -> None:
     if person.is_caseworker and not person.active_respondents:
         await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
         return
+    if person.is_respondent and not person.active_respondents:
+        # Not taking part (yet): no questions will come, whatever they type.
+        waiting = any(r.status == "consenting" for r in person.respondents)
+        await reply(update, context, views.consent_pending() if waiting else views.declined_reminder())
+        return
     svc = runtime(context).svc
     result = await questionnaire.typed(svc, person.telegram_user_id, message.text or "", update_id(update))
     if result.outcome is TypedOutcome.NO_QUESTIONNAIRE:
@@ -329,7 +348,7 @@ async def stop_command(update: Update, context: Context, person: Person) -> None
     if not any(r.status in ("consenting", "active", "declined") for r in person.respondents):
         await reply(update, context, views.not_linked_stop() if person.known else views.stranger())
         return
-    await reply(update, context, views.stop_confirm())
+    await reply(update, context, views.stop_confirm(runtime(context).svc.policy.on_withdrawal == "delete_answers"))
 
 
 async def stop_chosen(update: Update, context: Context) -> None:

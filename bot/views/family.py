@@ -6,22 +6,23 @@ department, a child, a case or a problem. Short sentences, du-form, the question
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
+
 from bot.domain.instruments import Kind, Role
 from bot.domain.trends import text_trend
-from bot.i18n import _, format_points, language_name
+from bot.i18n import N_, _, format_points, language_name
 from bot.i18n.core import item_text
 from bot.services.questionnaire import Finished, ItemView, Stale
 from bot.views.common import Button, Out, esc, lines, rows
-
-EMERGENCY_ADULT = "112"
-CHILD_HELPLINE = "116 111"
 
 
 def stranger() -> Out:
     return Out(
         lines(
-            _("Hej. Jeg bruges af kommunens familieafdeling."),
+            _("Hej. Jeg er FIT-bot."),
             "",
+            _("Jeg bruges af kommunens familieafdeling."),
             _("Har du fået et link fra din rådgiver, så tryk på det for at komme i gang."),
         )
     )
@@ -47,48 +48,87 @@ def throttled() -> Out:
     )
 
 
+# The consent text: every msgid the welcome shows, so that its version follows from the wording itself.
+_WELCOME = N_("Hej, og velkommen.")
+_ABOUT_PARENT = N_(
+    "Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: hvordan det går, og hvordan mødet var."
+)
+_ABOUT_YOUNG = N_(
+    "Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: hvordan du har det, og hvordan mødet var."
+)
+_MINUTE = N_("Det tager omkring et minut. Dine svar hjælper din rådgiver med at gøre hjælpen bedre.")
+_WHO_HEADING = N_("Hvem ser dine svar?")
+_WHO = N_("Din rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar.")
+_TELEGRAM = N_("Beskederne går gennem Telegram. Dine svar gemmes af kommunen.")
+_VOLUNTARY_HEADING = N_("Det er frivilligt")
+_VOLUNTARY = N_("Du kan altid stoppe igen ved at skrive /stop. Det har ingen betydning for den hjælp, du får.")
+_NOT_FOR_EMERGENCIES = N_("Jeg kan ikke hjælpe i en akut situation.")
+_EMERGENCY = N_("Er nogen i fare, så ring 112.")
+_HELPLINE = N_("Børn og unge kan altid ringe gratis og anonymt til BørneTelefonen på 116 111.")
+_ASK = N_("Vil du være med?")
+_YES = N_("Ja, jeg vil gerne være med")
+_NO = N_("Nej tak")
+CONSENT_MSGIDS = (
+    _WELCOME,
+    _ABOUT_PARENT,
+    _ABOUT_YOUNG,
+    _MINUTE,
+    _WHO_HEADING,
+    _WHO,
+    _TELEGRAM,
+    _VOLUNTARY_HEADING,
+    _VOLUNTARY,
+    _NOT_FOR_EMERGENCIES,
+    _EMERGENCY,
+    _HELPLINE,
+    _ASK,
+    _YES,
+    _NO,
+)
+
+
+def consent_text_version(msgids: Iterable[str]) -> str:
+    """A short hash of the consent text's msgids: a change of wording is a new version by itself."""
+    digest = hashlib.sha256("\n\x00".join(msgids).encode("utf-8")).hexdigest()
+    return f"sha256:{digest[:12]}"
+
+
+# Stored with every consent (the Danish source text decides it; translations follow it).
+CONSENT_TEXT_VERSION = consent_text_version(CONSENT_MSGIDS)
+
+
 def _emergency(role: Role | None) -> str:
-    text = _("Er nogen i fare, så ring 112.")
+    text = _(_EMERGENCY)
     if role in (Role.YOUTH, Role.CHILD, None):
-        text += " " + _("Børn og unge kan altid ringe gratis og anonymt til BørneTelefonen på 116 111.")
+        text += " " + _(_HELPLINE)
     return text
 
 
 def consent_request(respondent_id: int, role: Role) -> Out:
-    """The welcome after a valid invitation: what FIT-bot is, who sees what, voluntary, not for emergencies."""
-    about = (
-        _(
-            "Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: "
-            "hvordan det går, og hvordan mødet var."
-        )
-        if role is Role.PARENT
-        else _(
-            "Efter dine møder med din rådgiver får du et par hurtige spørgsmål her: "
-            "hvordan du har det, og hvordan mødet var."
-        )
-    )
+    """The welcome after a valid invitation: what FIT-bot is, who sees what, voluntary, not for emergencies.
+    Only the texts in CONSENT_MSGIDS, so CONSENT_TEXT_VERSION names exactly what the person read."""
     return Out(
         lines(
-            _("Hej, og velkommen."),
+            _(_WELCOME),
             "",
-            about,
-            _("Det tager omkring et minut. Dine svar hjælper din rådgiver med at gøre hjælpen bedre."),
+            _(_ABOUT_PARENT if role is Role.PARENT else _ABOUT_YOUNG),
+            _(_MINUTE),
             "",
-            "<b>" + _("Hvem ser dine svar?") + "</b>",
-            _("Din rådgiver ser dine svar. Ledere ser kun tal for mange familier samlet, aldrig dine svar."),
-            _("Beskederne går gennem Telegram. Dine svar gemmes af kommunen."),
+            "<b>" + _(_WHO_HEADING) + "</b>",
+            _(_WHO),
+            _(_TELEGRAM),
             "",
-            "<b>" + _("Det er frivilligt") + "</b>",
-            _("Du kan altid stoppe igen ved at skrive /stop. Det har ingen betydning for den hjælp, du får."),
+            "<b>" + _(_VOLUNTARY_HEADING) + "</b>",
+            _(_VOLUNTARY),
             "",
-            _("Jeg kan ikke hjælpe i en akut situation.") + " " + _emergency(role),
+            _(_NOT_FOR_EMERGENCIES) + " " + _emergency(role),
             "",
-            _("Vil du være med?"),
+            _(_ASK),
         ),
         buttons=(
             (
-                Button(_("Ja, jeg vil gerne være med"), f"cs:{respondent_id}:y"),
-                Button(_("Nej tak"), f"cs:{respondent_id}:n"),
+                Button(_(_YES), f"cs:{respondent_id}:y"),
+                Button(_(_NO), f"cs:{respondent_id}:n"),
             ),
         ),
     )
@@ -99,7 +139,44 @@ def consent_given() -> Out:
         lines(
             _("Tak. Du er nu med."),
             "",
-            _("Efter jeres næste møde får du et par spørgsmål her. Skriv /hjaelp, hvis du vil vide mere."),
+            _after_next_meeting(),
+        )
+    )
+
+
+def _after_next_meeting() -> str:
+    return _("Efter dit næste møde får du et par spørgsmål her. Skriv /hjaelp, hvis du vil vide mere.")
+
+
+def already_joined() -> Out:
+    """Their own invitation opened again after they said yes."""
+    return Out(lines(_("Hej igen. Du er allerede med."), "", _after_next_meeting()))
+
+
+def consent_pending() -> Out:
+    """A message from someone who has opened their invitation but not yet said yes or no."""
+    return Out(
+        lines(
+            _("Jeg mangler bare at vide, om du vil være med."),
+            "",
+            _(
+                "Tryk på »{yes}« eller »{no}« under velkomsten ovenfor. Kan du ikke finde den, "
+                "så tryk på linket fra din rådgiver igen."
+            ).format(yes=_(_YES), no=_(_NO)),
+        )
+    )
+
+
+def declined_reminder() -> Out:
+    """A message from someone who said no thanks: they get no questions, and how to join after all."""
+    return Out(
+        lines(
+            _("Du har sagt nej tak, så du får ingen spørgsmål fra mig."),
+            "",
+            _(
+                "Vil du alligevel være med, så tryk på »{yes}« under velkomsten ovenfor, "
+                "eller tryk på linket fra din rådgiver igen."
+            ).format(yes=_(_YES)),
         )
     )
 
@@ -114,17 +191,19 @@ def consent_declined() -> Out:
     )
 
 
+def consent_unchanged(given: bool) -> str:
+    """A short pop-up for the same consent answer given again."""
+    return _("Du er allerede med.") if given else _("Det har du allerede svaret.")
+
+
 def prompt(questionnaire_id: int) -> Out:
     return Out(
         lines(
             _("Du har et par spørgsmål fra dit seneste møde."),
             "",
-            _(
-                "Tak for mødet. Har du et minut til at fortælle, hvordan det går? Det hjælper "
-                "din rådgiver med at gøre hjælpen bedre."
-            ),
+            _("Tak for mødet. Dine svar hjælper din rådgiver med at gøre hjælpen bedre. Det er frivilligt at svare."),
             "",
-            _("Det er frivilligt at svare."),
+            _("Har du et minut til at fortælle, hvordan det går?"),
         ),
         buttons=_start_buttons(questionnaire_id),
     )
@@ -133,9 +212,9 @@ def prompt(questionnaire_id: int) -> Out:
 def reminder(questionnaire_id: int) -> Out:
     return Out(
         lines(
-            _("Der ligger stadig et par spørgsmål fra jeres seneste møde."),
+            _("Der ligger stadig et par spørgsmål fra dit seneste møde."),
             "",
-            _("Har du et minut nu? Du kan også bare lade være."),
+            _("Det er også helt i orden at lade være. Har du et minut nu?"),
         ),
         buttons=_start_buttons(questionnaire_id),
         silent=True,
@@ -202,7 +281,7 @@ def finished(result: Finished, *, reliable_change: int) -> Out:
     if len(shown) >= 2:
         parts += [_("Sådan har det gået ifølge dine svar (0-40):"), trend, ""]
     elif shown:
-        parts += [_("Dit samlede svar i dag: {total} af 40.").format(total=format_points(shown[-1])), ""]
+        parts += [_("I dag giver dine svar i alt {total} af 40.").format(total=format_points(shown[-1])), ""]
     parts.append(_("Din rådgiver ser dine svar og kan tale med dig om dem næste gang."))
     return Out(lines(*parts))
 
@@ -262,7 +341,7 @@ def help_text(role: Role | None) -> Out:
             _("/mine_data: få alt, hvad FIT-bot har gemt om dig"),
             _("/stop: stop med at være med"),
             "",
-            _("Jeg kan ikke hjælpe i en akut situation.") + " " + _emergency(role),
+            _(_NOT_FOR_EMERGENCIES) + " " + _emergency(role),
         )
     )
 
@@ -276,12 +355,20 @@ def language_set() -> Out:
     return Out(_("Fint. Jeg skriver på dansk fra nu af."))
 
 
-def stop_confirm() -> Out:
+def stop_confirm(answers_deleted: bool) -> Out:
+    """Before the person decides: what stopping means, and what happens to their earlier answers."""
     return Out(
         lines(
-            _("Vil du stoppe?"),
+            _("Hvis du stopper, får du ingen flere spørgsmål, og din Telegram-konto kobles fra."),
             "",
-            _("Så får du ingen flere spørgsmål, og din Telegram-konto kobles fra."),
+            _(
+                "Dine tidligere svar bliver slettet fra FIT-bot. Beskeder, din rådgiver allerede har fået "
+                "om dem, bliver ikke slettet."
+            )
+            if answers_deleted
+            else _("Dine tidligere svar bliver gemt hos kommunen, og din rådgiver kan stadig se dem."),
+            "",
+            _("Vil du stoppe?"),
         ),
         buttons=((Button(_("Ja, stop"), "st:y"), Button(_("Nej, fortsæt"), "st:n")),),
     )
@@ -289,13 +376,19 @@ def stop_confirm() -> Out:
 
 def stopped(answers_deleted: bool) -> Out:
     kept = (
-        _("Dine tidligere svar er slettet.")
+        _(
+            "Dine tidligere svar er slettet fra FIT-bot. "
+            "Beskeder, din rådgiver allerede har fået om dem, er ikke slettet."
+        )
         if answers_deleted
-        else _("Dine tidligere svar bliver gemt hos kommunen. Din rådgiver kan fortælle dig mere om det.")
+        else _(
+            "Dine tidligere svar er gemt hos kommunen, og din rådgiver kan stadig se dem. "
+            "Din rådgiver kan fortælle dig mere om det."
+        )
     )
     return Out(
         lines(
-            _("Du er stoppet. Du får ingen flere spørgsmål fra mig."),
+            _("Nu er du ikke længere med. Du får ingen flere spørgsmål fra mig."),
             "",
             kept,
             "",

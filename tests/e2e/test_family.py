@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.clock import FakeClock
+from bot.domain.instruments import Role
+from bot.i18n import use_language
 from bot.sandbox.emulator import Emulator
+from bot.views import family as family_views
 from tests.e2e.harness import Caseworker, Harness, Person, start_harness, stop_harness
 
 CONSENT = "Ja, jeg vil gerne være med"
 START = "Ja, lad os gå i gang"
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 async def join(harness: Harness, worker: Caseworker, label: str, role: str, name: str, **kw: str) -> Person:
@@ -65,7 +70,7 @@ async def test_welcome_says_what_who_voluntary_and_emergency(harness: Harness) -
         consents = await repo.consents_of(respondent.id)
     assert respondent.status == "active"
     assert consents[0]["given"] == 1
-    assert consents[0]["text_version"]
+    assert consents[0]["text_version"] == family_views.CONSENT_TEXT_VERSION
     # Their menu shows the family commands.
     names = [c["command"] for c in harness.emulator.commands(youth.user.id, "da")]
     assert names == ["hjaelp", "sprog", "mine_data", "stop"]
@@ -78,6 +83,7 @@ async def test_parent_and_young_person_answer_by_buttons_and_typing(harness: Har
     prompt = parent.last
     assert prompt.text.splitlines()[0] == "Du har et par spørgsmål fra dit seneste møde."
     assert "frivilligt" in prompt.text
+    assert prompt.text.splitlines()[-1] == "Har du et minut til at fortælle, hvordan det går?"
     assert youth.last.text.splitlines()[0] == "Du har et par spørgsmål fra dit seneste møde."
 
     # The parent answers by buttons, in one message edited in place, with progress marks.
@@ -89,6 +95,7 @@ async def test_parent_and_young_person_answer_by_buttons_and_typing(harness: Har
     for value in ("6", "7", "5", "6", "9", "9", "10", "9"):
         await parent.tap(value, message)
     assert "Tak for dine svar" in message.text
+    assert "I dag giver dine svar i alt 24,0 af 40." in message.text
     assert message.message_id == prompt.message_id  # edited in place all along
 
     # The young person types: 7, 7.5 and 7,5 all work; the rest by buttons.
@@ -214,7 +221,8 @@ async def test_reminder_once_never_in_quiet_hours_then_expiry(harness: Harness) 
     await harness.advance(hours=23)
     assert len(parent.messages()) == before
     await harness.advance(hours=1, minutes=1)
-    assert "Der ligger stadig et par spørgsmål" in parent.last.text
+    assert parent.last.text.splitlines()[0] == "Der ligger stadig et par spørgsmål fra dit seneste møde."
+    assert parent.last.text.splitlines()[-1].endswith("Har du et minut nu?")
     reminders = len(parent.messages())
     await harness.advance(hours=20)
     assert len(parent.messages()) == reminders  # only one reminder
@@ -284,6 +292,7 @@ async def test_stranger_learns_nothing_and_caseworker_commands_are_refused(harne
         await stranger.send(text)
         assert "Har du fået et link fra din rådgiver" in stranger.last.text, text
         assert "B7" not in stranger.last.text
+        assert stranger.last.text.splitlines()[0] == "Hej. Jeg er FIT-bot.", text  # the lock screen's line
     for command in ("/sager", "/sag B7", "/nysag X1 6-12", "/moede B7", "/eksport B7", "/luk B7"):
         await parent.send(command)
         assert "kun for rådgivere" in parent.last.text, command
@@ -327,8 +336,12 @@ async def test_my_data_returns_everything_stored(harness: Harness) -> None:
 async def test_stop_ends_prompts_and_unlinks(harness: Harness) -> None:
     worker, parent, _youth = await setup_case(harness)
     await parent.send("/stop")
+    # Before deciding: what happens to the earlier answers under this municipality's policy.
+    confirm = parent.last.text
+    assert "Dine tidligere svar bliver gemt hos kommunen, og din rådgiver kan stadig se dem." in confirm
+    assert confirm.splitlines()[-1] == "Vil du stoppe?"
     await parent.tap("Ja, stop")
-    assert "Du er stoppet" in parent.last.text
+    assert "Nu er du ikke længere med" in parent.last.text
     assert "gemt hos kommunen" in parent.last.text
     await meeting_and_prompts(harness, worker)
     assert "et par spørgsmål fra dit seneste møde" not in parent.last.text
@@ -347,8 +360,124 @@ async def test_stop_can_delete_answers(emulator: Emulator, clock: FakeClock, db_
         await parent.tap(START)
         await parent.tap("8")
         await parent.send("/stop")
+        assert "Dine tidligere svar bliver slettet fra FIT-bot." in parent.last.text
+        assert "gemt" not in parent.last.text
         await parent.tap("Ja, stop")
-        assert "Dine tidligere svar er slettet" in parent.last.text
+        assert "Dine tidligere svar er slettet fra FIT-bot." in parent.last.text
         assert answers_in_db(harness) == []
     finally:
         await stop_harness(harness)
+
+
+async def consents_of_user(harness: Harness, person: Person) -> list[tuple[int, str]]:
+    async with harness.db.transaction() as repo:
+        rows = []
+        for respondent in await repo.respondents_of_user(person.user.id):
+            rows += [(c["given"], c["text_version"]) for c in await repo.consents_of(respondent.id)]
+    return rows
+
+
+async def token_failures(harness: Harness, person: Person) -> int:
+    async with harness.db.transaction() as repo:
+        return await repo.token_failures_since(person.user.id, LONG_AGO)
+
+
+def test_consent_version_follows_the_wording() -> None:
+    version = family_views.CONSENT_TEXT_VERSION
+    assert version == family_views.consent_text_version(family_views.CONSENT_MSGIDS)
+    changed = (*family_views.CONSENT_MSGIDS[:-1], family_views.CONSENT_MSGIDS[-1] + ".")
+    assert family_views.consent_text_version(changed) != version
+    reordered = (family_views.CONSENT_MSGIDS[1], family_views.CONSENT_MSGIDS[0], *family_views.CONSENT_MSGIDS[2:])
+    assert family_views.consent_text_version(reordered) != version
+    # The welcome is made of those texts and nothing else, so the version names exactly what was read.
+    for role in Role:
+        with use_language("da"):
+            out = family_views.consent_request(7, role)
+        rest = out.text.replace("<b>", "").replace("</b>", "")
+        for msgid in sorted(family_views.CONSENT_MSGIDS, key=len, reverse=True):
+            rest = rest.replace(msgid, "")
+        assert rest.strip() == "", (role, rest)
+        assert {b.text for row in out.buttons for b in row} <= set(family_views.CONSENT_MSGIDS)
+
+
+async def test_opening_your_own_link_again(harness: Harness) -> None:
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.new_case("B7", "13-17")
+    # Said yes: already with us, kindly, and not counted as a bad link.
+    token = await worker.invite("B7")
+    parent = harness.person("Mette")
+    await parent.send(f"/start {token}")
+    await parent.tap(CONSENT)
+    for _ in range(6):  # more often than the bad-link limit
+        await parent.send(f"/start {token}")
+        assert parent.last.text.splitlines()[0] == "Hej igen. Du er allerede med."
+        assert "virker desværre ikke" not in parent.last.text
+    assert await token_failures(harness, parent) == 0
+    assert await consents_of_user(harness, parent) == [(1, family_views.CONSENT_TEXT_VERSION)]
+    # Not answered yet: the welcome again, with its buttons.
+    youth_token = await worker.invite("B7", "ung")
+    youth = harness.person("Jonas")
+    await youth.send(f"/start {youth_token}")
+    await youth.send(f"/start {youth_token}")
+    assert youth.last.text.splitlines()[-1] == "Vil du være med?"
+    await youth.tap(CONSENT)
+    assert "Du er nu med" in youth.last.text
+    # Said no thanks, then opened the link again: the welcome again, and yes after all is possible.
+    other_token = await worker.invite("B7")
+    other = harness.person("Lars")
+    await other.send(f"/start {other_token}")
+    await other.tap("Nej tak")
+    await other.send(f"/start {other_token}")
+    assert other.last.text.splitlines()[-1] == "Vil du være med?"
+    await other.tap(CONSENT)
+    assert "Du er nu med" in other.last.text
+    assert [given for given, _v in await consents_of_user(harness, other)] == [0, 1]
+    assert await token_failures(harness, youth) == await token_failures(harness, other) == 0
+    # Someone else's used link is refused and counted, as before.
+    stranger = harness.person("Fremmed")
+    await stranger.send(f"/start {token}")
+    assert "Det link virker desværre ikke" in stranger.last.text
+    assert await token_failures(harness, stranger) == 1
+
+
+async def test_typing_before_consent_and_after_declining(harness: Harness) -> None:
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.new_case("B7", "13-17")
+    token = await worker.invite("B7")
+    parent = harness.person("Mette")
+    await parent.send(f"/start {token}")
+    welcome = parent.last
+    for text in ("hej", "7"):
+        await parent.send(text)
+        assert parent.last.text.splitlines()[0] == "Jeg mangler bare at vide, om du vil være med."
+        assert f"»{CONSENT}«" in parent.last.text
+        assert "næste møde" not in parent.last.text
+    await parent.tap("Nej tak", welcome)
+    assert "Du får ingen spørgsmål fra mig" in parent.last.text
+    await parent.send("7,5")
+    text = parent.last.text
+    assert text.splitlines()[0] == "Du har sagt nej tak, så du får ingen spørgsmål fra mig."
+    assert f"»{CONSENT}«" in text
+    assert "næste møde" not in text
+    # "No" again on the same welcome: nothing stored, a short answer, no new message.
+    before = len(parent.messages())
+    assert await parent.tap("Nej tak", welcome) == "Det har du allerede svaret."
+    assert len(parent.messages()) == before
+    assert [given for given, _v in await consents_of_user(harness, parent)] == [0]
+    # Yes after all, as the message says: by the welcome's button.
+    await parent.tap(CONSENT, welcome)
+    assert "Du er nu med" in parent.last.text
+    assert welcome.buttons == []
+    # Yes again (a client that still shows the buttons): nothing stored, no new message.
+    before = len(parent.messages())
+    yes = f"cs:{await respondent_id(harness, parent)}:y"
+    assert await parent.forge(yes, welcome) == "Du er allerede med."
+    assert len(parent.messages()) == before
+    assert [given for given, _v in await consents_of_user(harness, parent)] == [0, 1]
+    await parent.send("7")
+    assert "Der er ingen spørgsmål at svare på lige nu" in parent.last.text
+
+
+async def respondent_id(harness: Harness, person: Person) -> int:
+    async with harness.db.transaction() as repo:
+        return (await repo.respondents_of_user(person.user.id))[-1].id
