@@ -212,8 +212,9 @@ async def _send_family_chart(update: Update, context: Context, result: Finished)
 
 
 def _family_chart(result: Finished, rt, language: str) -> bytes | None:  # type: ignore[no-untyped-def]
+    """The family's own ORS course, alone: no SRS panel (they rated the meetings, but the course is how
+    things go), and no cut-off or red zone, which would read as a verdict without a caseworker to explain."""
     from bot.charts import ChartPoint, ChartText, render_trend_chart
-    from bot.domain.interpretation import cutoff
     from bot.i18n import format_date_short
 
     policy = rt.svc.policy
@@ -224,14 +225,14 @@ def _family_chart(result: Finished, rt, language: str) -> bytes | None:  # type:
         ]
         return render_trend_chart(
             points,
-            cutoff=cutoff(result.band, policy.thresholds),
-            srs_threshold=policy.thresholds.srs_total,
+            cutoff=None,
+            srs_panel=False,
             text=ChartText(
                 title=_("Sådan har det gået"),
-                ors_label=_("Hvordan det går"),
-                srs_label=_("Hvordan møderne var"),
-                cutoff_label=_("Pejlemærke"),
-                srs_line_label=_("Pejlemærke"),
+                ors_label=_("Hvordan det går ifølge dine svar (0-40)"),
+                srs_label="",
+                cutoff_label="",
+                srs_line_label="",
                 y_label=_("Point"),
             ),
         )

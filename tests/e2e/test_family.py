@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from bot.charts import ORS_ONLY_HEIGHT_PX, WIDTH_PX
 from bot.clock import FakeClock
 from bot.domain.instruments import Role
 from bot.i18n import use_language
@@ -208,6 +211,10 @@ async def test_finished_questionnaire_shows_own_trend(harness: Harness) -> None:
     await harness.emulator.wait_until(lambda: any(m.photo is not None for m in parent.messages()))
     photos = [m for m in parent.messages() if m.photo is not None]
     assert photos[-1].photo.data[:8] == b"\x89PNG\r\n\x1a\n"
+    # The family's own chart: the ORS panel alone (a shorter image than the caseworker's two panels).
+    image = Image.open(io.BytesIO(photos[-1].photo.data))
+    assert image.size == (WIDTH_PX, ORS_ONLY_HEIGHT_PX)
+    assert photos[-1].caption == "Sådan har det gået ifølge dine svar."
 
 
 async def test_reminder_once_never_in_quiet_hours_then_expiry(harness: Harness) -> None:
