@@ -335,12 +335,13 @@ async def my_data_command(update: Update, context: Context, person: Person) -> N
     if not person.known:
         await reply(update, context, views.stranger())
         return
-    data = await people.my_data(runtime(context).svc, person.telegram_user_id)
-    document = people.to_json(data).encode("utf-8")
+    svc = runtime(context).svc
+    data = await people.my_data(svc, person.telegram_user_id)
+    document = views.my_data_document(data, svc.policy.timezone)
     chat = update.effective_chat
     assert chat is not None
     await context.bot.send_document(
-        chat.id, InputFile(document, filename="mine_data.json"), caption=views.my_data_caption()
+        chat.id, InputFile(document, filename=views.my_data_filename()), caption=views.my_data_caption()
     )
 
 

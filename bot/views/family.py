@@ -7,12 +7,17 @@ department, a child, a case or a problem. Short sentences, du-form, the question
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from bot.domain.instruments import Kind, Role
+from babel import Locale
+
+from bot.domain.instruments import AgeBand, Kind, Role
 from bot.domain.trends import text_trend
-from bot.i18n import N_, _, format_points, language_name
+from bot.i18n import N_, _, current_language, format_datetime_full, format_points, language_name
 from bot.i18n.core import item_text
+from bot.services.people import MyData, Participation, QuestionnaireRecord
 from bot.services.questionnaire import Finished, ItemView, Stale
 from bot.views.common import Button, Out, esc, lines, rows
 
@@ -403,6 +408,208 @@ def stop_cancelled() -> Out:
 
 def not_linked_stop() -> Out:
     return Out(_("Du er ikke med lige nu, så der er intet at stoppe."))
+
+
+def my_data_filename() -> str:
+    return _("mine_data") + ".txt"
+
+
+def my_data_document(data: MyData, tz: ZoneInfo) -> bytes:
+    """/mine_data as a plain UTF-8 text file in the person's language: local times, 7,5-style values,
+    each question's wording, and every record kept about them (never the invitation token)."""
+
+    def when(at: datetime | None) -> str:
+        return format_datetime_full(at, tz) if at is not None else "–"
+
+    out: list[str] = [
+        _heading(_("Det har FIT-bot gemt om dig"), "="),
+        _("Hentet {when}. Alle tider er lokal tid ({zone}).").format(when=when(data.exported_at), zone=tz.key),
+        "",
+        _("Din Telegram-konto har id {id}. FIT-bot gemmer ikke dit navn eller telefonnummer fra Telegram.").format(
+            id=data.telegram_user_id
+        ),
+    ]
+    if data.recent_bad_links:
+        out.append(
+            _(
+                "Links, der ikke virkede, prøvet fra din konto det seneste døgn: {count}. "
+                "Det gemmes et døgn for at forhindre gætteri."
+            ).format(count=data.recent_bad_links)
+        )
+    if data.caseworker is not None:
+        cw = data.caseworker
+        out += [
+            "",
+            _heading(_("Du som rådgiver"), "-"),
+            _("Navn: {name}").format(name=cw.name),
+            _("Team: {team}").format(team=cw.team or "–"),
+            _("Rolle: {role}").format(role=_("leder") if cw.is_leader else _("rådgiver")),
+            _("Sprog: {language}").format(language=_language(cw.language)),
+            _("Oprettet: {when}").format(when=when(cw.created_at)),
+        ]
+    for participation in data.participations:
+        out += ["", *_participation_lines(participation, when)]
+    if not data.participations and data.caseworker is None:
+        out += ["", _("Der er ikke gemt andet om dig.")]
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def _language(language: str) -> str:
+    """A language's name as a word in the reader's language: "dansk", "engelsk"; "Danish", "English"."""
+    return Locale.parse(language).get_display_name(current_language()) or language
+
+
+def _heading(text: str, underline: str) -> str:
+    return f"{text}\n{underline * len(text)}"
+
+
+_ROLE = {
+    Role.PARENT: lambda: _("forælder"),
+    Role.YOUTH: lambda: _("ung"),
+    Role.CHILD: lambda: _("barn"),
+}
+_BAND = {
+    AgeBand.CHILD: lambda: _("6-12 år"),
+    AgeBand.YOUTH: lambda: _("13-17 år"),
+    AgeBand.ADULT: lambda: _("voksen"),
+}
+_PARTICIPATION_STATUS = {
+    "consenting": lambda: _("du har ikke svaret endnu, om du vil være med"),
+    "active": lambda: _("du er med"),
+    "declined": lambda: _("du har sagt nej tak"),
+    "withdrawn": lambda: _("du er stoppet"),
+}
+_QUESTIONNAIRE_STATUS = {
+    "scheduled": lambda: _("ikke sendt endnu"),
+    "sent": lambda: _("sendt, ikke besvaret endnu"),
+    "in_progress": lambda: _("i gang"),
+    "completed": lambda: _("besvaret"),
+    "declined": lambda: _("du valgte »Ikke denne gang«"),
+    "expired": lambda: _("lukket, før alle spørgsmål var besvaret"),
+    "cancelled": lambda: _("aflyst"),
+}
+_TOLD = {
+    "no_response": lambda: _("din rådgiver fik besked om, at der ikke kom svar"),
+    "unreachable": lambda: _("din rådgiver fik besked om, at mine beskeder ikke kunne nå dig"),
+    "improvement": lambda: _("din rådgiver fik besked om, at det går bedre ifølge dine svar"),
+}
+_EVENTS = {
+    "joined": lambda: _("du åbnede dit link"),
+    "consent_given": lambda: _("du sagde ja til at være med"),
+    "consent_declined": lambda: _("du sagde nej tak"),
+    "questionnaire_completed": lambda: _("du svarede på spørgsmålene"),
+    "questionnaire_declined": lambda: _("du valgte »Ikke denne gang«"),
+}
+
+
+def _say(table: dict[str, Callable[[], str]], key: str) -> str:
+    """A stored code in words; one this version has no words for stays as it is stored."""
+    return table[key]() if key in table else key
+
+
+def _participation_lines(p: Participation, when: Callable[[datetime | None], str]) -> list[str]:
+    out = [
+        _heading(_("Du er med som {role}").format(role=_ROLE[p.role]()), "-"),
+        _("Status: {status}").format(status=_say(_PARTICIPATION_STATUS, p.status)),
+        *((_("Aldersgruppe: {band}").format(band=_BAND[p.age_band]()),) if p.age_band else ()),
+        _("Sprog: {language}").format(language=_language(p.language)),
+        *((_("Med siden: {when}").format(when=when(p.joined_at)),) if p.joined_at else ()),
+        *(
+            (_("Mine beskeder har ikke kunnet nå dig siden: {when}").format(when=when(p.unreachable_since)),)
+            if p.unreachable_since
+            else ()
+        ),
+        "",
+        _("Dit link"),
+    ]
+    for invitation in p.invitations:
+        out.append(
+            "- "
+            + _("lavet {created}, gyldigt til {expires}").format(
+                created=when(invitation.created_at), expires=when(invitation.expires_at)
+            )
+            + (", " + _("brugt {when}").format(when=when(invitation.used_at)) if invitation.used_at else "")
+            + (", " + _("lukket {when}").format(when=when(invitation.revoked_at)) if invitation.revoked_at else "")
+        )
+    out.append(_("Selve linket er ikke gemt, kun et fingeraftryk af det, som ikke kan laves om til linket igen."))
+    out += ["", _("Om du vil være med")]
+    for consent in p.consents:
+        answer = _("ja") if consent.given else _("nej")
+        out.append(
+            "- "
+            + _("{when}: {answer} (velkomstteksten i version {version}, på {language})").format(
+                when=when(consent.at),
+                answer=answer,
+                version=consent.text_version,
+                language=_language(consent.language),
+            )
+        )
+    if not p.consents:
+        out.append("- " + _("du har ikke svaret endnu"))
+    out += ["", _("Spørgsmål efter dine møder")]
+    if not p.questionnaires:
+        out.append("- " + _("ingen endnu"))
+    for q in p.questionnaires:
+        out += ["", *_questionnaire_lines(q, when)]
+    if p.caseworker_told:
+        out += ["", _("Beskeder til din rådgiver om dine svar")]
+        for at, kind in p.caseworker_told:
+            told = _TOLD.get(kind, lambda: _("din rådgiver fik besked om at kigge nærmere på dine svar"))()
+            out.append(f"- {when(at)}: {told}")
+    if p.events:
+        out += ["", _("Logbog (den viser aldrig dine svar)")]
+        for at, action in p.events:
+            out.append(f"- {when(at)}: {_say(_EVENTS, action)}")
+    return out
+
+
+def _questionnaire_lines(q: QuestionnaireRecord, when: Callable[[datetime | None], str]) -> list[str]:
+    out = [
+        _("Møde {when}").format(when=when(q.meeting_at)),
+        "  " + _("Status: {status}").format(status=_say(_QUESTIONNAIRE_STATUS, q.status)),
+    ]
+    for label, at in (
+        (_("Sendt"), q.sent_at),
+        (_("Påmindelse sendt"), q.reminded_at),
+        (_("Besvaret"), q.completed_at),
+        (_("Lukket"), q.expires_at if q.status == "expired" else None),
+    ):
+        if at is not None:
+            out.append(f"  {label}: {when(at)}")
+    if not any(answer.answered for answer in q.answers):
+        return [*out, "  " + _("Ingen svar.")]
+    section: Kind | None = None
+    values: list[int | None] = []
+    for number, answer in enumerate(q.answers, start=1):
+        inst = answer.instrument
+        if inst.kind is not section:
+            out += _total(values)
+            section, values = inst.kind, []
+            out += ["", "  " + _SECTION[inst.kind]()]
+        it = inst.items[answer.item_index]
+        question = item_text(inst.key, it.key, "question", it.question)
+        low = item_text(inst.key, it.key, "low", it.low)
+        high = item_text(inst.key, it.key, "high", it.high)
+        given = (
+            format_points(answer.value)
+            if answer.value is not None
+            else (_("sprunget over") if answer.answered else _("ikke besvaret"))
+        )
+        values.append(answer.value if answer.answered else None)
+        out += [
+            f"  {number}. {question}",
+            f"     0 = {low} · 10 = {high}",
+            "     " + _("Dit svar: {value}").format(value=given),
+        ]
+    out += _total(values)
+    return out
+
+
+def _total(values: list[int | None]) -> list[str]:
+    """The section's total, when every item has a value (a skipped item leaves no total, as elsewhere)."""
+    if not values or any(v is None for v in values):
+        return []
+    return ["  " + _("I alt: {total} af 40").format(total=format_points(sum(v for v in values if v is not None)))]
 
 
 def my_data_caption() -> str:

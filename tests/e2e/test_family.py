@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -326,18 +327,75 @@ async def test_help_language_and_menu(harness: Harness) -> None:
 
 
 async def test_my_data_returns_everything_stored(harness: Harness) -> None:
-    worker, parent, _youth = await setup_case(harness)
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.link_channel()
+    await worker.new_case("B7", "13-17")
+    token = await worker.invite("B7", "forælder")
+    parent = harness.person("Mette")
+    await parent.send(f"/start {token}")
+    await parent.tap(CONSENT)
+    youth = await join(harness, worker, "B7", "ung", "Jonas")
     await meeting_and_prompts(harness, worker)
+    # The parent types 7,5 for the first item, then buttons, with one item skipped.
     await parent.tap(START)
+    first_question = parent.last.text.splitlines()[2]
+    await parent.send("7,5")
+    assert "Spørgsmål 2 af 8" in parent.last.text
     await parent.tap("8")
+    await parent.tap("Spring over")
+    for value in ("6", "9", "9", "10", "9"):
+        await parent.tap(value)
+    assert "Tak for dine svar" in parent.last_text_message().text
+    # The young person in the same case answers with values the parent never gave.
+    await youth.tap(START)
+    await youth.send("1,5")
+    for _ in range(7):
+        await youth.send("3,5")
+    assert [v for (_q, _p, v) in answers_in_db(harness)] == [75, 80, None, 60, 90, 90, 100, 90, 15] + [35] * 7
+
     await parent.send("/mine_data")
     document = parent.last.document
     assert document is not None
-    data = json.loads(document.data)
-    participation = data["participations"][0]
-    assert participation["role"] == "parent"
-    assert participation["consents"][0]["given"] is True
-    assert participation["questionnaires"][0]["answers"][0]["value_tenths"] == 80
+    assert document.filename == "mine_data.txt"
+    text = document.data.decode("utf-8")
+    lines = text.splitlines()
+    assert lines[0] == "Det har FIT-bot gemt om dig"
+    assert "Du er med som forælder" in text
+    assert "Status: du er med" in text
+    # The answers, Danish style, under each question's own wording.
+    assert f"1. {first_question}" in text
+    assert "Dit svar: 7,5" in text
+    assert "Dit svar: 8,0" in text
+    assert "Dit svar: sprunget over" in text
+    assert "Dit svar: 6,0" in text
+    assert "I alt: 37,0 af 40" in text  # the SRS; the ORS has a skipped item, so no total
+    assert text.count("I alt:") == 1
+    # Local times the Danish way, never the database's UTC text.
+    assert re.search(r"Møde \d{1,2}\. [a-zæøå]+ 20\d\d kl\. \d\d\.\d\d", text)
+    assert re.search(r"Sendt: \d{1,2}\. [a-zæøå]+ 20\d\d kl\. \d\d\.\d\d", text)
+    assert re.search(r"Besvaret: \d{1,2}\. [a-zæøå]+ 20\d\d kl\. \d\d\.\d\d", text)
+    assert not re.search(r"\d{4}-\d\d-\d\dT", text)
+    assert "Europe/Copenhagen" in text
+    # Consent with the text's version, and the invitation without its token.
+    assert re.search(r": ja \(velkomstteksten i version " + re.escape(family_views.CONSENT_TEXT_VERSION), text)
+    assert "brugt" in text
+    assert token not in text
+    # Nothing about anyone else: not the young person's answers, id or role, not the caseworker or the case.
+    for other in ("1,5", "3,5", str(youth.user.id), "som ung", "Jonas", "Rikke", "B7", str(worker.user.id)):
+        assert other not in text, other
+    assert str(parent.user.id) in text
+
+    # In the person's language: English headings and a decimal point.
+    await parent.send("/sprog")
+    await parent.tap("English")
+    await parent.send("/my_data")
+    english = parent.last.document
+    assert english is not None
+    assert english.filename == "my_data.txt"
+    text = english.data.decode("utf-8")
+    assert text.splitlines()[0] == "What FIT-bot has stored about you"
+    assert "7.5" in text
+    assert "7,5" not in text
 
 
 async def test_stop_ends_prompts_and_unlinks(harness: Harness) -> None:
