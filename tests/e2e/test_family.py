@@ -7,9 +7,11 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
+from telegram import Update
 
 from bot.charts import ORS_ONLY_HEIGHT_PX, WIDTH_PX
 from bot.clock import FakeClock
@@ -147,7 +149,28 @@ async def test_skip_and_back(harness: Harness) -> None:
     assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, None), (1, 60)]
 
 
+def keep_updates(harness: Harness) -> dict[int, Update]:
+    """Remember every update the Application handles, so a test can deliver one again, as Telegram does
+    with an update the bot had not confirmed (a crash between handling it and the next getUpdates)."""
+    seen: dict[int, Update] = {}
+    app = harness.fitbot.application
+    instrumented = app.process_update
+
+    async def keep(update: object) -> None:
+        if isinstance(update, Update):
+            seen[update.update_id] = update
+        await instrumented(update)
+
+    app.process_update = keep  # type: ignore[method-assign]
+    return seen
+
+
+async def deliver_again(harness: Harness, seen: dict[int, Update], update_id: int) -> None:
+    await harness.fitbot.application.process_update(seen[update_id])
+
+
 async def test_stale_double_and_foreign_presses_change_nothing(harness: Harness) -> None:
+    seen = keep_updates(harness)
     worker, parent, youth = await setup_case(harness)
     assert youth is not None
     await meeting_and_prompts(harness, worker)
@@ -166,9 +189,23 @@ async def test_stale_double_and_foreign_presses_change_nothing(harness: Harness)
     assert await parent.forge("garbage") == "Den knap virker ikke længere."
     assert await youth.forge(f"q:{stale.split(':')[1]}:1:3") == "Den knap virker ikke længere."
     assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50)]
-    # The same update delivered twice is applied once.
+    # The same update delivered twice (Telegram sends again what was not confirmed) is applied once,
+    # and its press is not answered a second time (Telegram would refuse; the emulator checks).
     await parent.tap("6", message)
+    tap = harness.emulator.last_update_id
+    shown = message.text
+    await deliver_again(harness, seen, tap)
     assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50), (1, 60)]
+    assert message.text == shown
+    assert "Spørgsmål 3 af 8" in message.text
+    # A typed answer delivered twice, too.
+    await parent.send("7,5")
+    typed = harness.emulator.last_update_id
+    messages = len(parent.messages())
+    await deliver_again(harness, seen, typed)
+    assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50), (1, 60), (2, 75)]
+    assert len(parent.messages()) == messages
+    assert "Spørgsmål 4 af 8" in parent.last.text
 
 
 async def test_restart_mid_questionnaire_loses_nothing(emulator: Emulator, clock: FakeClock, db_path: Path) -> None:
@@ -272,8 +309,14 @@ async def test_expired_reused_and_invalid_tokens_are_refused_kindly(harness: Har
     assert "B7" not in other.last.text
     await other.send("/start AAAAAAAAAAAAAAAAAAAAAA")  # never issued
     assert "Det link virker desværre ikke" in other.last.text
+    # An invitation lives 14 days: it still works just before, and not just after.
+    in_time = await worker.invite("B7")
     expiring = await worker.invite("B7")
-    harness.clock.advance(days=14, seconds=1)
+    harness.clock.advance(days=13, hours=23)
+    early = harness.person("Tidlig")
+    await early.send(f"/start {in_time}")
+    assert early.last.text.splitlines()[-1] == "Vil du være med?"
+    harness.clock.advance(hours=1, seconds=1)
     late = harness.person("Sen")
     await late.send(f"/start {expiring}")
     assert "Det link virker desværre ikke" in late.last.text
@@ -282,6 +325,14 @@ async def test_expired_reused_and_invalid_tokens_are_refused_kindly(harness: Har
 async def test_repeated_bad_tokens_are_throttled(harness: Harness) -> None:
     worker = await harness.enrol_caseworker("Rikke")
     await worker.new_case("B7", "13-17")
+    # Fewer bad links than the limit (5 an hour): a real link still works.
+    unlucky = harness.person("Uheldig")
+    for n in range(4):
+        await unlucky.send(f"/start typo{n:020d}")
+        assert "Det link virker desværre ikke" in unlucky.last.text
+    await unlucky.send(f"/start {await worker.invite('B7')}")
+    assert unlucky.last.text.splitlines()[-1] == "Vil du være med?"
+    # The limit reached: refused, even a real link, for an hour.
     guesser = harness.person("Gætter")
     for n in range(5):
         await guesser.send(f"/start guess{n:020d}")
@@ -546,3 +597,70 @@ async def test_typing_before_consent_and_after_declining(harness: Harness) -> No
 async def respondent_id(harness: Harness, person: Person) -> int:
     async with harness.db.transaction() as repo:
         return (await repo.respondents_of_user(person.user.id))[-1].id
+
+
+def button_data(markup: dict[str, Any], text: str) -> str:
+    return next(b["callback_data"] for row in markup["inline_keyboard"] for b in row if b["text"] == text)
+
+
+def questionnaire_statuses(harness: Harness) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(harness.fitbot.storage.db.path) as db:  # type: ignore[attr-defined]
+        return [status for (status,) in db.execute("SELECT status FROM questionnaires ORDER BY id")]
+
+
+async def test_presses_after_expiry_change_nothing(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness, band="6-12")
+    await meeting_and_prompts(harness, worker)
+    prompt = parent.last
+    await harness.advance(hours=24, minutes=1)
+    reminder = parent.last
+    assert reminder.text.startswith("Der ligger stadig")
+    await parent.tap(START, reminder)
+    await parent.tap("5")
+    item = parent.last
+    assert "Spørgsmål 2 af 8" in item.text
+    old_keyboard = json.loads(json.dumps(item.reply_markup))
+    await harness.advance(hours=48)  # 72 hours after the prompt: closed as not answered
+    assert item.text == "Spørgsmålene fra det møde er lukket nu. Du får nye efter næste møde."
+    assert item.buttons == []
+    assert questionnaire_statuses(harness) == ["expired"]
+    before = len(parent.messages())
+    # The closed questionnaire's keyboard (a client still showing it): a short answer, nothing changes.
+    assert await parent.forge(button_data(old_keyboard, "7"), item) == "Spørgsmålene er lukket."
+    assert await parent.forge(button_data(old_keyboard, "← Tilbage"), item) == "Spørgsmålene er lukket."
+    # The first prompt's buttons are still there: start, and "not this time".
+    assert prompt.buttons
+    assert await parent.tap(START, prompt) == "Spørgsmålene er lukket."
+    assert await parent.tap("Ikke denne gang", prompt) == "Spørgsmålene er lukket."
+    assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, 50)]
+    assert questionnaire_statuses(harness) == ["expired"]
+    assert len(parent.messages()) == before
+    assert item.text.startswith("Spørgsmålene fra det møde er lukket nu.")
+    # Typing a number now: nothing to answer.
+    await parent.send("7")
+    assert parent.last.text.startswith("Der er ingen spørgsmål at svare på lige nu.")
+
+
+async def test_presses_after_finishing_change_nothing(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness, band="6-12")
+    await meeting_and_prompts(harness, worker)
+    prompt = parent.last
+    start_data = prompt.buttons[0]["callback_data"]
+    await parent.tap(START)
+    first_keyboard = json.loads(json.dumps(prompt.reply_markup))
+    for value in ("5", "6", "7", "8", "9", "9", "9", "9"):
+        await parent.tap(value, prompt)
+    finished = prompt.text
+    assert finished.startswith("Tak for dine svar.")
+    values = answers_in_db(harness)
+    # The first item's keyboard, and the prompt's start button, as a client that missed the edits shows them.
+    assert await parent.forge(button_data(first_keyboard, "3"), prompt) == "Du har allerede svaret. Tak."
+    assert await parent.forge(start_data, prompt) == "Du har allerede svaret. Tak."
+    assert answers_in_db(harness) == values
+    assert questionnaire_statuses(harness) == ["completed"]
+    assert prompt.text.startswith("Tak for dine svar.")
+    assert prompt.buttons == []
+    await parent.send("7")
+    assert parent.last.text.startswith("Der er ingen spørgsmål at svare på lige nu.")
