@@ -1,4 +1,5 @@
-"""Trend charts as PNG bytes for a caseworker's channel: ORS above, SRS below, sized for a phone.
+"""Trend charts as PNG bytes, sized for a phone: for a caseworker's channel ORS above and SRS below, with
+the clinical cut-off; for the family their own ORS course alone (``srs_panel=False``, ``cutoff=None``).
 
 matplotlib is imported inside the function, so importing this module (and the bot) stays fast, and
 only the object-oriented API is used (``Figure`` + ``FigureCanvasAgg``): no pyplot, no global state,
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 WIDTH_PX = 800
 HEIGHT_PX = 900
+ORS_ONLY_HEIGHT_PX = 600  # one panel: the family's own chart
 _DPI = 100
 _MAX_POINTS = 40  # points on the scale: totals are 0..400 tenths
 _MAX_DATE_LABELS = 12
@@ -51,8 +53,8 @@ class ChartText:
 
     title: str
     ors_label: str
-    srs_label: str
-    cutoff_label: str
+    srs_label: str  # "" when there is no SRS panel
+    cutoff_label: str  # "" when there is no cut-off line
     srs_line_label: str
     y_label: str
 
@@ -114,21 +116,23 @@ def _discard(pool: ProcessPoolExecutor) -> None:
 def render_trend_chart(
     points: Sequence[ChartPoint],
     *,
-    cutoff: int,
-    srs_threshold: int,
+    cutoff: int | None,
+    srs_threshold: int | None = None,
     text: ChartText,
+    srs_panel: bool = True,
 ) -> bytes:
     """``draw_trend_chart`` in the chart worker process; blocks the calling thread (not the GIL) until
     the PNG is back. Call it off the event loop, as the bot does. Should the worker die, this chart is
     drawn here and the next one starts a new worker."""
     global _worker_failures
+    options = {"cutoff": cutoff, "srs_threshold": srs_threshold, "text": text, "srs_panel": srs_panel}
     pool = _pool()
     if pool is None:
-        return draw_trend_chart(points, cutoff=cutoff, srs_threshold=srs_threshold, text=text)
+        return draw_trend_chart(points, **options)  # type: ignore[arg-type]
     try:
-        future = pool.submit(draw_trend_chart, list(points), cutoff=cutoff, srs_threshold=srs_threshold, text=text)
+        future = pool.submit(draw_trend_chart, list(points), **options)
     except RuntimeError:  # the interpreter is shutting down: no new work for the worker
-        return draw_trend_chart(points, cutoff=cutoff, srs_threshold=srs_threshold, text=text)
+        return draw_trend_chart(points, **options)  # type: ignore[arg-type]
     try:
         png = future.result()
     except BrokenProcessPool:
@@ -136,7 +140,7 @@ def render_trend_chart(
         # which a spawned process cannot import. This chart is drawn here; after a few, all of them are.
         log.warning("the chart worker process died; drawing this chart in the bot's process")
         _discard(pool)
-        return draw_trend_chart(points, cutoff=cutoff, srs_threshold=srs_threshold, text=text)
+        return draw_trend_chart(points, **options)  # type: ignore[arg-type]
     _worker_failures = 0
     return png
 
@@ -144,47 +148,51 @@ def render_trend_chart(
 def draw_trend_chart(
     points: Sequence[ChartPoint],
     *,
-    cutoff: int,
-    srs_threshold: int,
+    cutoff: int | None,
+    srs_threshold: int | None = None,
     text: ChartText,
+    srs_panel: bool = True,
 ) -> bytes:
-    """Draw the ORS and SRS totals (tenths in, points on the axes) and return PNG bytes.
+    """Draw the ORS totals, and below them the SRS totals (tenths in, points on the axes); PNG bytes.
 
-    ``cutoff`` is the ORS clinical cut-off for the rated person's age band, ``srs_threshold`` the
-    SRS alliance line; both in tenths. Skipped totals leave a gap; one point or none still draws.
+    ``cutoff`` is the ORS clinical cut-off for the rated person's age band, drawn as a line over a
+    shaded band below it; ``srs_threshold`` the SRS alliance line; both in tenths, None for no line.
+    ``srs_panel=False`` draws the ORS panel alone, in a shorter image. Skipped totals leave a gap; one
+    point or none still draws.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-    fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
+    height = HEIGHT_PX if srs_panel else ORS_ONLY_HEIGHT_PX
+    fig = Figure(figsize=(WIDTH_PX / _DPI, height / _DPI), dpi=_DPI)
     FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.1, right=0.97, top=0.87, bottom=0.08, hspace=0.3)
-    ors_ax, srs_ax = fig.subplots(2, 1, sharex=True)
+    if srs_panel:
+        fig.subplots_adjust(left=0.1, right=0.97, top=0.87, bottom=0.08, hspace=0.3)
+        ors_ax, srs_ax = fig.subplots(2, 1, sharex=True)
+    else:
+        fig.subplots_adjust(left=0.1, right=0.97, top=0.8, bottom=0.12)
+        ors_ax = srs_ax = fig.subplots(1, 1)
     fig.suptitle(text.title, fontsize=20, fontweight="bold")
 
     xs = list(range(len(points)))
     ticks = FuncFormatter(lambda value, _pos: _comma(value, 0))
-    panels = (
-        (ors_ax, [p.ors_total for p in points], _ORS_COLOUR, text.ors_label, cutoff, text.cutoff_label),
-        (
-            srs_ax,
-            [p.srs_total for p in points],
-            _SRS_COLOUR,
-            text.srs_label,
-            srs_threshold,
-            text.srs_line_label,
-        ),
-    )
+    panels = [(ors_ax, [p.ors_total for p in points], _ORS_COLOUR, text.ors_label, cutoff, text.cutoff_label)]
+    if srs_panel:
+        panels.append(
+            (srs_ax, [p.srs_total for p in points], _SRS_COLOUR, text.srs_label, srs_threshold, text.srs_line_label)
+        )
     for ax, totals, colour, label, line_at, line_label in panels:
         # NaN breaks the line, so a skipped meeting shows as a gap rather than a made-up slope.
         ys = [float("nan") if t is None else t / 10 for t in totals]
-        if ax is ors_ax:
-            ax.axhspan(0, line_at / 10, color=_CLINICAL_SHADE, zorder=0)
-        threshold = ax.axhline(
-            line_at / 10, color=_LINE_COLOUR, linestyle="--", linewidth=2, label=line_label, zorder=1
-        )
         (line,) = ax.plot(xs, ys, color=colour, linewidth=3, marker="o", markersize=10, label=label, zorder=3)
+        handles = [line]
+        if line_at is not None:
+            if ax is ors_ax:
+                ax.axhspan(0, line_at / 10, color=_CLINICAL_SHADE, zorder=0)
+            handles.append(
+                ax.axhline(line_at / 10, color=_LINE_COLOUR, linestyle="--", linewidth=2, label=line_label, zorder=1)
+            )
         if len(points) <= _MAX_VALUE_LABELS:
             for x, t in zip(xs, totals, strict=True):
                 if t is not None:
@@ -194,7 +202,7 @@ def draw_trend_chart(
                         textcoords="offset points",
                         xytext=(0, 10),
                         ha="center",
-                        fontsize=13,
+                        fontsize=13 if srs_panel else 15,
                         color=colour,
                     )
         ax.set_ylim(0, _MAX_POINTS + 5)  # headroom for a value label at 40
@@ -206,11 +214,11 @@ def draw_trend_chart(
         ax.grid(axis="y", which="both", alpha=0.3)
         # Above the panel, so it never hides a point.
         ax.legend(
-            handles=[line, threshold],
+            handles=handles,
             loc="lower left",
             bbox_to_anchor=(0, 1),
             ncol=2,
-            fontsize=13,
+            fontsize=13 if srs_panel else 15,
             frameon=False,
             borderaxespad=0,
         )

@@ -6,7 +6,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, ChartPoint, ChartText, _comma, render_trend_chart
+from bot.charts import (
+    _CLINICAL_SHADE,
+    _LINE_COLOUR,
+    _SRS_COLOUR,
+    HEIGHT_PX,
+    ORS_ONLY_HEIGHT_PX,
+    WIDTH_PX,
+    ChartPoint,
+    ChartText,
+    _comma,
+    render_trend_chart,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TEXT = ChartText(
@@ -57,6 +68,46 @@ def test_renders_a_phone_sized_png(points: list[ChartPoint]) -> None:
 def test_the_chart_is_not_blank() -> None:
     image = decode(render_trend_chart(COURSE, cutoff=250, srs_threshold=360, text=TEXT)).convert("RGB")
     assert len(image.getcolors(maxcolors=1_000_000) or []) > 10
+
+
+FAMILY_TEXT = ChartText(
+    title="Sådan har det gået",
+    ors_label="Hvordan det går ifølge dine svar (0-40)",
+    srs_label="",
+    cutoff_label="",
+    srs_line_label="",
+    y_label="Point",
+)
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def pixels_of(image: Image.Image, colour: str) -> int:
+    counts = {c: n for n, c in image.convert("RGB").getcolors(maxcolors=1_000_000) or []}
+    return counts.get(rgb(colour), 0)
+
+
+@pytest.mark.parametrize("points", [COURSE, COURSE[:1], []], ids=["course", "single", "empty"])
+def test_the_familys_chart_is_one_calm_panel(points: list[ChartPoint]) -> None:
+    family = decode(render_trend_chart(points, cutoff=None, text=FAMILY_TEXT, srs_panel=False))
+    assert family.format == "PNG"
+    # One panel: a shorter image than the caseworker's two (still as wide, for a phone).
+    assert family.size == (WIDTH_PX, ORS_ONLY_HEIGHT_PX)
+    assert ORS_ONLY_HEIGHT_PX < HEIGHT_PX
+    # No red zone, no red line, and nothing drawn in the SRS colour.
+    assert pixels_of(family, _CLINICAL_SHADE) == 0
+    assert pixels_of(family, _LINE_COLOUR) == 0
+    assert pixels_of(family, _SRS_COLOUR) == 0
+
+
+def test_the_caseworkers_chart_has_the_zone_and_the_srs() -> None:
+    """The check above would be empty if these colours were never drawn: the caseworker's chart has them."""
+    chart = decode(render_trend_chart(COURSE, cutoff=320, srs_threshold=360, text=TEXT))
+    assert pixels_of(chart, _CLINICAL_SHADE) > 1000
+    assert pixels_of(chart, _LINE_COLOUR) > 100
+    assert pixels_of(chart, _SRS_COLOUR) > 100
 
 
 def test_decimal_comma() -> None:

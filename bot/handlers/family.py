@@ -53,6 +53,8 @@ async def start(update: Update, context: Context, person: Person) -> None:
             await reply(update, context, cw_views.welcome(person.caseworker))
         elif result.outcome is JoinOutcome.ASK_CONSENT:
             await reply(update, context, views.consent_request(result.respondent_id or 0, result.role or Role.PARENT))
+        elif result.outcome is JoinOutcome.ALREADY_JOINED:
+            await reply(update, context, views.already_joined())
         elif result.outcome is JoinOutcome.THROTTLED:
             await reply(update, context, views.throttled())
         elif result.outcome is JoinOutcome.INVALID:
@@ -66,20 +68,32 @@ def _role(person: Person):  # type: ignore[no-untyped-def]
 async def consent(update: Update, context: Context) -> None:
     query, data = pressed(update)
     _prefix, respondent_id, answer = data
-    outcome, language = await joining.answer_consent(
-        runtime(context).svc, int(respondent_id), query.from_user.id, answer == "y"
+    result = await joining.answer_consent(
+        runtime(context).svc,
+        int(respondent_id),
+        query.from_user.id,
+        answer == "y",
+        views.CONSENT_TEXT_VERSION,
+        update_id(update),
     )
-    with use_language(language):
+    outcome = result.outcome
+    if outcome is ConsentOutcome.DUPLICATE:
+        return  # answered the first time (Telegram refuses a second answer)
+    with use_language(result.language):
         if outcome is ConsentOutcome.NOT_YOURS:
             await query.answer(views.stale_text(Stale.NOT_YOURS))
             return
-        await query.answer()
-        out = views.consent_given() if outcome is ConsentOutcome.GIVEN else views.consent_declined()
+        # The same answer again (a double tap, an old button) changes nothing and says so briefly.
+        await query.answer(None if result.changed else views.consent_unchanged(outcome is ConsentOutcome.GIVEN))
         if outcome is ConsentOutcome.GIVEN:
             # Keep the welcome text, drop its buttons, and say what happens next in a new message.
             await sender.clear_buttons(context.bot, query.message.chat.id, query.message.message_id)  # type: ignore[union-attr]
-            await menus.set_for_family(context.bot, query.from_user.id, language)
-        await reply(update, context, out)
+            if result.changed:
+                await menus.set_for_family(context.bot, query.from_user.id, result.language)
+        if result.changed:
+            await reply(
+                update, context, views.consent_given() if outcome is ConsentOutcome.GIVEN else views.consent_declined()
+            )
 
 
 # --- the questionnaire -------------------------------------------------------------------------
@@ -198,8 +212,9 @@ async def _send_family_chart(update: Update, context: Context, result: Finished)
 
 
 def _family_chart(result: Finished, rt, language: str) -> bytes | None:  # type: ignore[no-untyped-def]
+    """The family's own ORS course, alone: no SRS panel (they rated the meetings, but the course is how
+    things go), and no cut-off or red zone, which would read as a verdict without a caseworker to explain."""
     from bot.charts import ChartPoint, ChartText, render_trend_chart
-    from bot.domain.interpretation import cutoff
     from bot.i18n import format_date_short
 
     policy = rt.svc.policy
@@ -210,14 +225,14 @@ def _family_chart(result: Finished, rt, language: str) -> bytes | None:  # type:
         ]
         return render_trend_chart(
             points,
-            cutoff=cutoff(result.band, policy.thresholds),
-            srs_threshold=policy.thresholds.srs_total,
+            cutoff=None,
+            srs_panel=False,
             text=ChartText(
                 title=_("Sådan har det gået"),
-                ors_label=_("Hvordan det går"),
-                srs_label=_("Hvordan møderne var"),
-                cutoff_label=_("Pejlemærke"),
-                srs_line_label=_("Pejlemærke"),
+                ors_label=_("Hvordan det går ifølge dine svar (0-40)"),
+                srs_label="",
+                cutoff_label="",
+                srs_line_label="",
                 y_label=_("Point"),
             ),
         )
@@ -233,6 +248,11 @@ async def typed(update: Update, context: Context, person: Person) -> None:
         return
     if person.is_caseworker and not person.active_respondents:
         await reply(update, context, cw_views.help_text(person.caseworker))  # type: ignore[arg-type]
+        return
+    if person.is_respondent and not person.active_respondents:
+        # Not taking part (yet): no questions will come, whatever they type.
+        waiting = any(r.status == "consenting" for r in person.respondents)
+        await reply(update, context, views.consent_pending() if waiting else views.declined_reminder())
         return
     svc = runtime(context).svc
     result = await questionnaire.typed(svc, person.telegram_user_id, message.text or "", update_id(update))
@@ -315,12 +335,13 @@ async def my_data_command(update: Update, context: Context, person: Person) -> N
     if not person.known:
         await reply(update, context, views.stranger())
         return
-    data = await people.my_data(runtime(context).svc, person.telegram_user_id)
-    document = people.to_json(data).encode("utf-8")
+    svc = runtime(context).svc
+    data = await people.my_data(svc, person.telegram_user_id)
+    document = views.my_data_document(data, svc.policy.timezone)
     chat = update.effective_chat
     assert chat is not None
     await context.bot.send_document(
-        chat.id, InputFile(document, filename="mine_data.json"), caption=views.my_data_caption()
+        chat.id, InputFile(document, filename=views.my_data_filename()), caption=views.my_data_caption()
     )
 
 
@@ -329,7 +350,7 @@ async def stop_command(update: Update, context: Context, person: Person) -> None
     if not any(r.status in ("consenting", "active", "declined") for r in person.respondents):
         await reply(update, context, views.not_linked_stop() if person.known else views.stranger())
         return
-    await reply(update, context, views.stop_confirm())
+    await reply(update, context, views.stop_confirm(runtime(context).svc.policy.on_withdrawal == "delete_answers"))
 
 
 async def stop_chosen(update: Update, context: Context) -> None:

@@ -21,6 +21,7 @@ from bot.i18n.core import (
 from bot.i18n.formatting import (
     format_date_long,
     format_date_short,
+    format_datetime_full,
     format_datetime_long,
     format_datetime_short,
     format_points,
@@ -36,6 +37,7 @@ __all__ = [
     "current_language",
     "format_date_long",
     "format_date_short",
+    "format_datetime_full",
     "format_datetime_long",
     "format_datetime_short",
     "format_points",

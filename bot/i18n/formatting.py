@@ -16,6 +16,7 @@ _LONG = {"da": "EEEE 'den' d. MMMM 'kl.' HH.mm", "en": "EEEE d MMMM 'at' HH:mm"}
 _SHORT = {"da": "dd.MM. 'kl.' HH.mm", "en": "d MMM HH:mm"}
 _DATE_SHORT = {"da": "d.M.", "en": "d MMM"}
 _DATE_LONG = {"da": "EEEE 'den' d. MMMM", "en": "EEEE d MMMM"}
+_FULL = {"da": "d. MMMM yyyy 'kl.' HH.mm", "en": "d MMMM yyyy 'at' HH:mm"}
 
 
 def _locale() -> str:
@@ -59,3 +60,8 @@ def format_date_short(when: datetime, tz: ZoneInfo) -> str:
 def format_date_long(when: datetime, tz: ZoneInfo) -> str:
     """ "tirsdag den 24. november"."""
     return _format(when, tz, _DATE_LONG, "long")
+
+
+def format_datetime_full(when: datetime, tz: ZoneInfo) -> str:
+    """ "24. november 2026 kl. 14.30": with the year, for records that span years (a person's own data)."""
+    return _format(when, tz, _FULL, "long")

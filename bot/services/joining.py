@@ -10,15 +10,16 @@ from enum import Enum
 from bot.domain.instruments import Role
 from bot.services.context import Services
 from bot.services.tokens import plausible, token_hash
+from bot.storage.repository import Repository
 
 log = logging.getLogger(__name__)
-
-CONSENT_TEXT_VERSION = "2026-11-v1"
 
 
 class JoinOutcome(Enum):
     CASEWORKER_LINKED = "caseworker_linked"
     ASK_CONSENT = "ask_consent"
+    # The person's own invitation, opened again after they joined and said yes: nothing to do.
+    ALREADY_JOINED = "already_joined"
     # Invalid, expired and used tokens look the same to the person: no hint about any case.
     INVALID = "invalid"
     THROTTLED = "throttled"
@@ -46,6 +47,11 @@ async def redeem(
             log.warning("join refused: too many bad tokens from one user in the last hour")
             return JoinResult(JoinOutcome.THROTTLED)
         invitation = await repo.invitation_by_hash(token_hash(token)) if plausible(token) else None
+        if invitation is not None and invitation.used_at and invitation.purpose == "respondent":
+            # Their own link, opened again (from the caseworker's text, a QR code): not a bad token.
+            again = await _own_invitation_again(repo, invitation.respondent_id, telegram_user_id)
+            if again is not None:
+                return again
         reason = (
             "unknown"
             if invitation is None
@@ -74,28 +80,65 @@ async def redeem(
         return JoinResult(JoinOutcome.ASK_CONSENT, respondent_id=respondent.id, role=respondent.role, language=language)
 
 
+async def _own_invitation_again(
+    repo: Repository, respondent_id: int | None, telegram_user_id: int
+) -> JoinResult | None:
+    """A used invitation whose respondent is this Telegram user: ask for consent again if it is not yet
+    given (not answered, or "no thanks" and now perhaps yes), else say they are already with us. Their
+    case closed: the link does not work any more, but it is no guess either. None when it is not theirs."""
+    respondent = await repo.respondent(respondent_id) if respondent_id is not None else None
+    if respondent is None or respondent.telegram_user_id != telegram_user_id:
+        return None
+    case = await repo.case(respondent.case_id)
+    if case is None or not case.is_open:
+        log.info("join refused: own used token, case closed")
+        return JoinResult(JoinOutcome.INVALID, language=respondent.language)
+    if respondent.status == "active":
+        return JoinResult(JoinOutcome.ALREADY_JOINED, respondent.id, respondent.role, language=respondent.language)
+    if respondent.status in ("consenting", "declined"):
+        return JoinResult(JoinOutcome.ASK_CONSENT, respondent.id, respondent.role, language=respondent.language)
+    return None
+
+
 class ConsentOutcome(Enum):
     GIVEN = "given"
     DECLINED = "declined"
     NOT_YOURS = "not_yours"  # a forged or stale button: nothing changes
+    DUPLICATE = "duplicate"  # the same update delivered twice: it was answered the first time
+
+
+@dataclass(frozen=True)
+class ConsentResult:
+    outcome: ConsentOutcome
+    language: str
+    changed: bool = True  # False: the same answer again (a double tap, an old button), nothing stored
 
 
 async def answer_consent(
-    svc: Services, respondent_id: int, telegram_user_id: int, given: bool
-) -> tuple[ConsentOutcome, str]:
-    """Record a yes or no to taking part; returns the outcome and the person's language."""
+    svc: Services,
+    respondent_id: int,
+    telegram_user_id: int,
+    given: bool,
+    text_version: str,
+    update_id: int | None = None,
+) -> ConsentResult:
+    """Record a yes or no to taking part, with the version of the consent text the person was shown.
+    The same answer again changes nothing; a different one (no, then yes after all) is a new record."""
     now = svc.now()
     async with svc.storage.transaction() as repo:
+        if update_id is not None and not await repo.claim_update(update_id, now):
+            return ConsentResult(ConsentOutcome.DUPLICATE, "da", changed=False)
         respondent = await repo.respondent(respondent_id)
         if (
             respondent is None
             or respondent.telegram_user_id != telegram_user_id
             or respondent.status not in ("consenting", "declined", "active")
         ):
-            return ConsentOutcome.NOT_YOURS, "da"
-        if respondent.status == "active" and given:
-            return ConsentOutcome.GIVEN, respondent.language
-        await repo.insert_consent(respondent.id, given, CONSENT_TEXT_VERSION, respondent.language, now)
+            return ConsentResult(ConsentOutcome.NOT_YOURS, "da", changed=False)
+        outcome = ConsentOutcome.GIVEN if given else ConsentOutcome.DECLINED
+        if respondent.status == ("active" if given else "declined"):
+            return ConsentResult(outcome, respondent.language, changed=False)
+        await repo.insert_consent(respondent.id, given, text_version, respondent.language, now)
         await repo.set_respondent_status(respondent.id, "active" if given else "declined", now)
         await repo.audit(
             f"respondent:{respondent.id}",
@@ -103,4 +146,4 @@ async def answer_consent(
             now,
             case_id=respondent.case_id,
         )
-        return (ConsentOutcome.GIVEN if given else ConsentOutcome.DECLINED), respondent.language
+        return ConsentResult(outcome, respondent.language)

@@ -312,6 +312,12 @@ class Repository:
         row = await self._one("SELECT * FROM invitations WHERE token_hash = :h", {"h": token_hash})
         return Invitation.from_row(row) if row else None
 
+    async def invitations_of_respondent(self, respondent_id: int) -> list[Invitation]:
+        rows = await self.conn.fetch_all(
+            "SELECT * FROM invitations WHERE respondent_id = :r ORDER BY id", {"r": respondent_id}
+        )
+        return [Invitation.from_row(r) for r in rows]
+
     async def use_invitation(self, invitation_id: int, now: datetime) -> bool:
         """Atomically mark used; False when someone else used it first."""
         return (
