@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from bot.delivery import sender
 from bot.domain.instruments import Role
@@ -144,7 +146,10 @@ async def _show_item_result(update: Update, context: Context, result: ItemView |
             await _show_where_they_are(update, context, qid)
         return
     with use_language(result.language):
-        await query.answer()
+        # A press delivered again after a crash (a start or a step back: no update id to tell) may have been
+        # answered the first time; Telegram refuses a second answer, and the person must still see the item.
+        with contextlib.suppress(BadRequest):
+            await query.answer()
         if isinstance(result, ItemView):
             await show_in_place(update, context, views.item(result))
         else:
