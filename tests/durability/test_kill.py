@@ -27,7 +27,8 @@ At the end:
 - SIGTERM ends the bot cleanly (exit code 0) within seconds, with nothing left in flight, and
   ``fitbot status`` on the running bot says ``ok``.
 
-``FITBOT_KILL_ROUNDS`` (default 8) sets the number of rounds for a longer soak (one downtime round in six,
+``FITBOT_KILL_ROUNDS`` (default 8) sets the number of rounds for a longer soak (a downtime round is due six
+rounds after the last and goes where the wall clock is near a whole minute, so its wait is short; there is
 at least one); ``FITBOT_KILL_SEED`` the random seed. Real-time waits here are failure guards, the time a
 real process takes, or the wall clock reaching a prompt's due minute.
 """
