@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
-from telegram import InputFile, Update
+from telegram import CallbackQuery, InputFile, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from bot.delivery import sender
 from bot.domain.instruments import Role
@@ -165,7 +167,14 @@ async def _show_item_result(update: Update, context: Context, result: ItemView |
             next_step = show_in_place(update, context, views.item(result))
         else:
             next_step = _finish(update, context, result)
-        await asyncio.gather(query.answer(), next_step)
+        await asyncio.gather(_answer_press(query), next_step)
+
+
+async def _answer_press(query: CallbackQuery) -> None:
+    # A press delivered again after a crash (a start or a step back: no update id to tell) may have been
+    # answered the first time; Telegram refuses a second answer, and the person must still see the item.
+    with contextlib.suppress(BadRequest):
+        await query.answer()
 
 
 async def _show_where_they_are(update: Update, context: Context, qid: int) -> None:
