@@ -39,6 +39,7 @@ async def new_enrolment_link(svc: Services, caseworker_id: int) -> Enrolment | N
         caseworker = await repo.caseworker(caseworker_id)
         if caseworker is None or not caseworker.active:
             return None
+        await repo.revoke_invitations_of_caseworker(caseworker_id, now)  # an older link may be on the lost phone
         enrolment = await _issue_link(svc, repo, caseworker_id, now)
         await repo.audit("operator", "caseworker_link_renewed", now)
     return enrolment
@@ -66,15 +67,32 @@ async def list_caseworkers(svc: Services) -> list[Caseworker]:
 
 
 async def disable_caseworker(svc: Services, caseworker_id: int) -> bool:
-    """Refuse their commands from now on; their channel gets nothing more, pending posts are cancelled."""
+    """Refuse their commands from now on; their channel gets nothing more, pending posts are cancelled,
+    and an enrolment link they have not used yet stops working."""
     now = svc.now()
     async with svc.storage.transaction() as repo:
         changed = await repo.disable_caseworker(caseworker_id, now)
         if changed:
             await repo.cancel_outbox(f"cw:{caseworker_id}:", now)
             await repo.unlink_channels_of(caseworker_id, now)
+            await repo.revoke_invitations_of_caseworker(caseworker_id, now)
             await repo.audit("operator", "caseworker_disabled", now, detail=str(caseworker_id))
     return changed
+
+
+async def enable_caseworker(svc: Services, caseworker_id: int) -> Caseworker | None:
+    """Give a disabled caseworker access again (their cases, if not handed over, are theirs again).
+
+    None when there is no such disabled caseworker. Their old channel stays unlinked (they add the bot
+    to a channel again); without a Telegram account (it moved to another row) they need
+    `fitbot caseworker link ID`. Digests are planned again by the hourly planning.
+    """
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        if not await repo.enable_caseworker(caseworker_id):
+            return None
+        await repo.audit("operator", "caseworker_enabled", now, detail=str(caseworker_id))
+        return await repo.caseworker(caseworker_id)
 
 
 class LinkOutcome(Enum):

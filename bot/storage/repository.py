@@ -115,6 +115,19 @@ class Repository:
             == 1
         )
 
+    async def enable_caseworker(self, caseworker_id: int) -> bool:
+        return (
+            await self.conn.execute(
+                "UPDATE caseworkers SET disabled_at = NULL WHERE id = :id AND disabled_at IS NOT NULL",
+                {"id": caseworker_id},
+            )
+            == 1
+        )
+
+    async def unlink_caseworker_user(self, caseworker_id: int) -> None:
+        """Free the Telegram account of a caseworker row (it moves to another row)."""
+        await self.conn.execute("UPDATE caseworkers SET telegram_user_id = NULL WHERE id = :id", {"id": caseworker_id})
+
     async def set_caseworker_language(self, caseworker_id: int, language: str) -> None:
         await self.conn.execute(
             "UPDATE caseworkers SET language = :l WHERE id = :id", {"l": language, "id": caseworker_id}
@@ -327,6 +340,14 @@ class Repository:
             "UPDATE invitations SET revoked_at = :t WHERE respondent_id = :r AND "
             "used_at IS NULL AND revoked_at IS NULL",
             {"t": to_db_time(now), "r": respondent_id},
+        )
+
+    async def revoke_invitations_of_caseworker(self, caseworker_id: int, now: datetime) -> int:
+        """Unused enrolment links of a caseworker (not the family invitations they made)."""
+        return await self.conn.execute(
+            "UPDATE invitations SET revoked_at = :t WHERE purpose = 'caseworker' AND caseworker_id = :cw AND "
+            "used_at IS NULL AND revoked_at IS NULL",
+            {"t": to_db_time(now), "cw": caseworker_id},
         )
 
     async def record_token_failure(self, telegram_user_id: int, now: datetime) -> None:

@@ -58,6 +58,19 @@ def welcome(caseworker: Caseworker) -> Out:
     )
 
 
+def account_in_use() -> Out:
+    return Out(
+        lines(
+            _("Din Telegram-konto er allerede koblet til en anden rådgiveradgang i FIT-bot, så linket er ikke brugt."),
+            "",
+            _(
+                "En konto kan kun høre til én adgang. Bed den, der gav dig linket, om at lukke den gamle "
+                "adgang først. Så kan du bruge linket igen, indtil det udløber."
+            ),
+        )
+    )
+
+
 def help_text(caseworker: Caseworker) -> Out:
     parts = [
         "<b>" + _("Dine kommandoer") + "</b>",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 from PIL import Image
@@ -58,6 +59,92 @@ async def test_enrolment_and_channel_linking(harness: Harness) -> None:
         cw = await repo.caseworker(worker.caseworker_id)
     assert cw is not None
     assert cw.telegram_user_id == worker.user.id
+
+
+async def _invitation_state(harness: Harness, caseworker_id: int) -> list[tuple[object, object]]:
+    path = harness.fitbot.storage.db.path  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as db:
+        return list(
+            db.execute(
+                "SELECT used_at, revoked_at FROM invitations WHERE purpose = 'caseworker' AND caseworker_id = ? "
+                "ORDER BY id",
+                (caseworker_id,),
+            )
+        )
+
+
+async def test_enrolment_links_are_single_use_expire_and_die_with_a_disabled_caseworker(harness: Harness) -> None:
+    svc = harness.fitbot.svc
+    enrolled = await enrolment.add_caseworker(svc, "Rikke", "Nord")
+    rikke = Caseworker(harness, harness.emulator.add_user("Rikke"), enrolled.caseworker_id)
+    await rikke.send(f"/start {enrolled.token}")
+    assert "Velkommen, Rikke" in rikke.last.text
+    # Used: nobody can use it again, not even Rikke.
+    stranger = harness.person("Fremmed")
+    await stranger.send(f"/start {enrolled.token}")
+    assert "Det link virker desværre ikke" in stranger.last.text
+    await rikke.send(f"/start {enrolled.token}")
+    assert "Det link virker desværre ikke" in rikke.last.text
+    await stranger.send("/sager")
+    assert "Jeg bruges af kommunens familieafdeling" in stranger.last.text
+    # Expired: refused.
+    late = await enrolment.add_caseworker(svc, "Søren", "Nord")
+    harness.clock.advance(svc.policy.caseworker_invite_ttl + timedelta(minutes=1))
+    soren = harness.person("Søren")
+    await soren.send(f"/start {late.token}")
+    assert "Det link virker desværre ikke" in soren.last.text
+    # Disabled before the link was used: the link is revoked, and refused.
+    gone = await enrolment.add_caseworker(svc, "Karen", "Nord")
+    assert await enrolment.disable_caseworker(svc, gone.caseworker_id)
+    assert [revoked is not None for _used, revoked in await _invitation_state(harness, gone.caseworker_id)] == [True]
+    karen = harness.person("Karen")
+    await karen.send(f"/start {gone.token}")
+    assert "Det link virker desværre ikke" in karen.last.text
+    async with harness.db.transaction() as repo:
+        assert (await repo.caseworker(late.caseworker_id)).telegram_user_id is None  # type: ignore[union-attr]
+        assert (await repo.caseworker(gone.caseworker_id)).telegram_user_id is None  # type: ignore[union-attr]
+        assert await repo.caseworker_by_user(karen.user.id) is None
+
+
+async def test_one_telegram_account_enrolled_again_or_offered_a_colleagues_link(harness: Harness) -> None:
+    svc = harness.fitbot.svc
+    rikke = await harness.enrol_caseworker("Rikke")
+    await rikke.new_case("A12", "6-12")
+    # An active caseworker opening someone else's link: told clearly, the link left unused for its owner.
+    colleague = await enrolment.add_caseworker(svc, "Søren", "Nord")
+    await rikke.send(f"/start {colleague.token}")
+    assert "allerede koblet til en anden rådgiveradgang" in rikke.last.text
+    assert "Noget gik galt" not in rikke.last.text
+    assert await _invitation_state(harness, colleague.caseworker_id) == [(None, None)]
+    soren = Caseworker(harness, harness.emulator.add_user("Søren"), colleague.caseworker_id)
+    await soren.send(f"/start {colleague.token}")
+    assert "Velkommen, Søren" in soren.last.text
+    await rikke.send("/sager")
+    assert "A12" in rikke.last.text  # still Rikke's own access
+    # Rikke leaves and is added again later (a new row): the same account moves to the new access.
+    assert await enrolment.disable_caseworker(svc, rikke.caseworker_id)
+    again = await enrolment.add_caseworker(svc, "Rikke", "Syd")
+    await rikke.send(f"/start {again.token}")
+    assert "Velkommen, Rikke" in rikke.last.text
+    async with harness.db.transaction() as repo:
+        old = await repo.caseworker(rikke.caseworker_id)
+        new = await repo.caseworker_by_user(rikke.user.id)
+    assert old is not None
+    assert old.telegram_user_id is None
+    assert old.disabled_at is not None
+    assert new is not None
+    assert new.id == again.caseworker_id
+    await rikke.send("/sager")
+    assert "ingen åbne sager" in rikke.last.text  # the old access's cases stay with the old row
+    # `fitbot caseworker enable`: the old row is active again, without an account (it moved): a new link.
+    enabled = await enrolment.enable_caseworker(svc, rikke.caseworker_id)
+    assert enabled is not None
+    assert enabled.active
+    assert enabled.telegram_user_id is None
+    assert await enrolment.enable_caseworker(svc, rikke.caseworker_id) is None  # not disabled any more
+    assert await enrolment.new_enrolment_link(svc, rikke.caseworker_id) is not None
+    assert "caseworker_enabled" in audit_actions(harness)
+    assert f"account_moved_from:{rikke.caseworker_id}" in audit_actions(harness)
 
 
 async def test_the_bot_leaves_chats_it_was_added_to_by_others(harness: Harness) -> None:
