@@ -105,6 +105,7 @@ class ChannelLink:
     outcome: LinkOutcome
     caseworker: Caseworker | None = None
     previous_chat_id: int | None = None
+    previous: Channel | None = None  # the channel this one replaced (still linked until now)
 
 
 async def link_channel(svc: Services, added_by_user_id: int, chat_id: int, chat_type: str, title: str) -> ChannelLink:
@@ -117,7 +118,23 @@ async def link_channel(svc: Services, added_by_user_id: int, chat_id: int, chat_
         previous = await repo.active_channel(caseworker.id)
         await repo.link_channel(caseworker.id, chat_id, chat_type, title, now)
         await repo.audit(f"caseworker:{caseworker.id}", f"channel_linked:{chat_type}", now)
-    return ChannelLink(LinkOutcome.LINKED, caseworker, previous.chat_id if previous else None)
+    return ChannelLink(LinkOutcome.LINKED, caseworker, previous.chat_id if previous else None, previous)
+
+
+async def channel_refused(svc: Services, chat_id: int, previous: Channel | None) -> Channel | None:
+    """The newly linked chat refused the bot's first post (e.g. a channel where the bot is no admin):
+    unlink it, and put back the channel it replaced, if any. Returns the channel now in use."""
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        channel = await repo.unlink_chat(chat_id, now)
+        if channel is None:
+            return None
+        await repo.audit(f"caseworker:{channel.caseworker_id}", "channel_refused_post", now)
+        if previous is None or previous.chat_id == chat_id or await repo.channel_by_chat(previous.chat_id):
+            return None
+        await repo.link_channel(channel.caseworker_id, previous.chat_id, previous.chat_type, previous.title, now)
+        await repo.audit(f"caseworker:{channel.caseworker_id}", f"channel_restored:{previous.chat_type}", now)
+        return await repo.active_channel(channel.caseworker_id)
 
 
 async def unlink_chat(svc: Services, chat_id: int) -> Channel | None:

@@ -430,6 +430,22 @@ def channel_linked(caseworker: Caseworker) -> Out:
     )
 
 
+def channel_refused(title: str, in_use: Channel | None) -> Out:
+    where = (
+        _('Opsummeringer og advarsler kommer stadig i "{title}".').format(title=esc(in_use.title or in_use.chat_id))
+        if in_use
+        else _("Indtil du kobler en kanal, sender jeg advarsler og opsummeringer her.")
+    )
+    return Out(
+        lines(
+            _('Jeg kan ikke skrive i "{title}", så den er ikke koblet.').format(title=esc(title)),
+            "",
+            _("Fjern mig fra chatten, og tilføj mig igen som administrator med ret til at sende beskeder."),
+            where,
+        )
+    )
+
+
 def channel_unlinked_private() -> Out:
     return Out(_("Jeg er fjernet fra din kanal. Indtil du kobler en ny, sender jeg advarsler og opsummeringer her."))
 

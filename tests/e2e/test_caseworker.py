@@ -147,6 +147,35 @@ async def test_one_telegram_account_enrolled_again_or_offered_a_colleagues_link(
     assert f"account_moved_from:{rikke.caseworker_id}" in audit_actions(harness)
 
 
+async def test_a_channel_that_refuses_the_welcome_is_unlinked_and_the_caseworker_told(harness: Harness) -> None:
+    rikke = await harness.enrol_caseworker("Rikke")
+    await rikke.link_channel("Gammel kanal")
+    # The bot may not post in the new channel (in Telegram: an admin without the right to post).
+    refusal = "Bad Request: not enough rights to send text messages to the chat"
+    new = harness.emulator.add_channel("Ny kanal", creator=rikke.user)
+    harness.emulator.faults.error("sendMessage", 400, refusal, chat_id=new.id)
+    harness.emulator.add_bot_to_chat(new, rikke.user)
+    await harness.after_update()
+    assert not [m for m in harness.emulator.messages(new.id) if m.text]
+    told = rikke.last.text
+    assert 'Jeg kan ikke skrive i "Ny kanal"' in told
+    assert 'stadig i "Gammel kanal"' in told
+    await rikke.send("/kanal")
+    assert "Gammel kanal" in rikke.last.text
+    # Without an earlier channel: alerts come to the private chat.
+    soren = await harness.enrol_caseworker("Søren")
+    other = harness.emulator.add_channel("Sørens kanal", creator=soren.user)
+    harness.emulator.faults.error(
+        "sendMessage", 403, "Forbidden: bot is not a member of the channel chat", chat_id=other.id
+    )
+    harness.emulator.add_bot_to_chat(other, soren.user)
+    await harness.after_update()
+    assert "sender jeg advarsler og opsummeringer her" in soren.last.text
+    await soren.send("/kanal")
+    assert "ingen kanal" in soren.last.text
+    assert {"channel_refused_post", "channel_restored:channel"} <= set(audit_actions(harness))
+
+
 async def test_the_bot_leaves_chats_it_was_added_to_by_others(harness: Harness) -> None:
     await harness.enrol_caseworker("Rikke")
     stranger = harness.person("Fremmed")
