@@ -136,6 +136,10 @@ def case_error(error: CaseError, label: str | None = None) -> Out:
     return Out(texts[error].format(label=f"<b>{esc(label)}</b>" if label else ""))
 
 
+def case_not_found_popup() -> str:
+    return _("Jeg kan ikke finde den sag blandt dine sager.")
+
+
 def pick_case(cases: Sequence[Case], action: str, prompt: str) -> Out:
     if not cases:
         return Out(_("Du har ingen åbne sager. Opret en med /nysag."))

@@ -329,30 +329,107 @@ async def test_overview_detail_export_close(harness: Harness) -> None:
     assert {"cases_listed", "case_viewed", "case_exported", "case_closed"} <= set(audit_actions(harness))
 
 
+async def _case_state(harness: Harness, case_id: int) -> tuple[object, ...]:
+    async with harness.db.transaction() as repo:
+        case = await repo.case(case_id)
+        assert case is not None
+        return (
+            case.status,
+            case.caseworker_id,
+            len(await repo.meetings_of_case(case_id)),
+            [(r.id, r.status) for r in await repo.respondents_of_case(case_id)],
+            [(a.id, a.acknowledged_at) for a in await repo.alerts_of_case(case_id)],
+            len(await repo.outbox_rows()),
+        )
+
+
 async def test_caseworkers_cannot_see_or_touch_each_others_cases(harness: Harness) -> None:
     rikke = await harness.enrol_caseworker("Rikke")
-    await rikke.new_case("A12", "6-12")
+    await rikke.link_channel()
+    await rikke.new_case("A12", "13-17")
     parent = await family_member(harness, rikke, "A12")
     await rikke.send("/moede A12")
     await harness.advance(minutes=31)
-    await answer_all(parent, ("5", "5", "5", "5", "9", "9", "9", "9"))
+    await answer_all(parent, ("2", "5", "5", "5", "7", "7", "7", "7"))
     await harness.run_due()
+    alert = next(m for m in rikke.channel_messages() if m.content.startswith("⚠️ Advarsel i sag A12"))
+    alert_id = alert.buttons[0]["callback_data"].split(":")[1]
     other = await harness.enrol_caseworker("Søren")
     for command in ("/sag A12", "/eksport A12", "/luk A12", "/moede A12", "/inviter A12 forælder"):
         await other.send(command)
         assert "kan ikke finde sagen" in other.last.text, command
     await other.send("/sager")
     assert "A12" not in other.last.text
-    # Forged buttons for Rikke's case and alert.
-    for data in ("pc:sag:1", "pc:eksport:1", "pc:luk:1", "lk:1", "ir:1:parent", "pc:moede:1"):
-        await other.forge(data)
-        assert "A12" not in other.last.content, data
+    before = await _case_state(harness, 1)
+    # Every button that names a case or an alert, forged with Rikke's ids: refused, no message, no change.
+    said = len(other.messages())
+    for data in (
+        "pc:sag:1",
+        "pc:inviter:1",
+        "pc:moede:1",
+        "pc:eksport:1",
+        "pc:luk:1",
+        "ir:1:parent",
+        "ir:1:youth",
+        "lk:1",
+    ):
+        answer = await other.forge(data)
+        assert answer == "Jeg kan ikke finde den sag blandt dine sager.", data
+        assert "A12" not in answer, data
+    answer = await other.forge(f"ack:{alert_id}")
+    assert answer == "Kun sagens rådgiver kan markere advarslen."
+    assert len(other.messages()) == said
+    # Søren presses the real button on Rikke's alert (say, in a shared group): refused, still open.
+    assert await other.tap(0, alert) == "Kun sagens rådgiver kan markere advarslen."
+    assert alert.buttons
+    assert "Set af" not in alert.text
+    assert await _case_state(harness, 1) == before
+    acknowledged = [a for a in audit_actions(harness) if a.startswith("alert_acknowledged")]
+    assert acknowledged == []
+
+
+async def test_caseworker_buttons_pressed_by_others_are_answered_and_say_nothing(harness: Harness) -> None:
+    rikke = await harness.enrol_caseworker("Rikke")
+    channel = await rikke.link_channel()
+    await rikke.new_case("A12", "6-12")
+    parent = await family_member(harness, rikke, "A12")
+    await rikke.send("/moede A12")
+    await harness.advance(minutes=31)
+    await answer_all(parent, ("1", "1", "1", "1", "5", "5", "5", "5"))
+    await harness.run_due()
+    alert = next(m for m in rikke.channel_messages() if m.content.startswith("⚠️ Advarsel i sag A12"))
+    alert_data = alert.buttons[0]["callback_data"]
+    stranger = harness.person("Fremmed")
+    await stranger.send("/start")
+    former = await harness.enrol_caseworker("Karen")
+    await enrolment.disable_caseworker(harness.fitbot.svc, former.caseworker_id)
+    before = await _case_state(harness, 1)
+    buttons = ("pc:sag:1", "pc:luk:1", "ir:1:parent", "lk:1", "nb:6-12:X1", alert_data)
+    for person in (parent, stranger, former):
+        said = len(person.messages())
+        for data in buttons:
+            answer = await person.forge(data)
+            assert "advarsel" not in answer.lower(), (person.user.first_name, data)
+            assert "sag" not in answer.lower(), (person.user.first_name, data)
+            if person is former:
+                assert "adgang til FIT-bot er lukket" in answer
+            else:
+                assert answer == "Den knap virker ikke længere."
+        assert len(person.messages()) == said, person.user.first_name
+        # The alert's real button, in the channel: answered, nothing about alerts, nothing changed.
+        answer = await person.tap(0, alert)
+        assert "advarsel" not in answer.lower()
+    # Caseworker buttons outside a private chat (forged in the channel), even by Rikke herself.
+    channel_said = len(harness.emulator.messages(channel.id))
+    answer_id = harness.emulator.press_raw(rikke.user, alert.message_id, "pc:eksport:1", chat=channel)
+    await harness.after_update()
+    assert harness.emulator.callback_answer(answer_id) is not None
+    assert len(harness.emulator.messages(channel.id)) == channel_said
+    assert alert.buttons
+    assert await _case_state(harness, 1) == before
     async with harness.db.transaction() as repo:
-        case = await repo.case(1)
-        meetings = await repo.meetings_of_case(1)
-    assert case is not None
-    assert case.is_open
-    assert len(meetings) == 1
+        assert not [c for c in await repo.cases_of(former.caseworker_id)]
+        assert await repo.case_by_label(rikke.caseworker_id, "X1") is None
 
 
 async def test_disabled_caseworker_is_refused_and_their_channel_gets_nothing(harness: Harness) -> None:
