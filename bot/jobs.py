@@ -26,7 +26,6 @@ from bot.services.reports import RespondentTrend
 from bot.storage.models import Alert, Case, Caseworker, OutboxRow
 from bot.views import caseworker as cw_views
 from bot.views import family as family_views
-from bot.views.common import Out
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -159,14 +158,12 @@ class Jobs:
         policy = self.svc.policy
         if len(parts) == 1:
             case, trend, findings = parts[0]
-            posts = [
-                await off_loop(
-                    lambda: _in_language(
-                        caseworker.language,
-                        lambda: cw_views.summary(case, trend, findings, policy.thresholds, policy.timezone),
-                    )
+            posts = await off_loop(
+                lambda: _in_language(
+                    caseworker.language,
+                    lambda: cw_views.summary(case, trend, findings, policy.thresholds, policy.timezone),
                 )
-            ]
+            )
         else:
             with use_language(caseworker.language):
                 posts = cw_views.combined_summaries(parts, policy.thresholds)
@@ -199,9 +196,10 @@ class Jobs:
         if not result.cases:
             return Done("no open cases")
         with use_language(caseworker.language):
-            out = cw_views.digest(result, self.svc.policy.thresholds, self.svc.policy.timezone, row.due_at)
-            await sender.send(self.bot, chat_id, out, bulk=True)
-        return Done()
+            posts = cw_views.digest(result, self.svc.policy.thresholds, self.svc.policy.timezone, row.due_at)
+            for out in posts:
+                await sender.send(self.bot, chat_id, out, bulk=True)
+        return Done() if len(posts) == 1 else Done(f"{len(posts)} posts")
 
     async def team_report(self, row: OutboxRow) -> Done:
         destination = await self._destination(int(row.payload["caseworker_id"]))
@@ -211,7 +209,8 @@ class Jobs:
         # The week up to when the report was due, even when it goes out late (after downtime).
         report = await reports.team_report(self.svc, leader, until=min(row.due_at, self.svc.now()))
         with use_language(leader.language):
-            await sender.send(self.bot, chat_id, cw_views.team_report(report, self.svc.policy.timezone), bulk=True)
+            for out in cw_views.team_report(report, self.svc.policy.timezone):
+                await sender.send(self.bot, chat_id, out, bulk=True)
         return Done()
 
     # --- unreachable chats ------------------------------------------------------------------------
@@ -232,7 +231,7 @@ class Jobs:
         return channel is not None
 
 
-def _in_language(language: str, fn: Callable[[], Out]) -> Out:
+def _in_language(language: str, fn: Callable[[], T]) -> T:
     # The chart thread has its own context: bind the language there too.
     with use_language(language):
         return fn()

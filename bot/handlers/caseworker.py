@@ -265,7 +265,8 @@ async def _log_meeting(update: Update, context: Context, caseworker: Caseworker,
 async def list_cases(update: Update, context: Context, caseworker: Caseworker) -> None:
     svc = runtime(context).svc
     overview = await reports.overview(svc, caseworker)
-    await reply(update, context, views.cases_overview(overview, svc.policy.thresholds))
+    for out in views.cases_overview(overview, svc.policy.thresholds):
+        await reply(update, context, out)
 
 
 async def _by_argument(update: Update, context: Context, caseworker: Caseworker, action: str) -> Case | None:
@@ -300,7 +301,8 @@ async def _show_case(update: Update, context: Context, caseworker: Caseworker, c
         with use_language(language):
             return views.case_detail(detail, svc.policy.thresholds, svc.policy.timezone)
 
-    await reply(update, context, await off_loop(render))
+    for out in await off_loop(render):
+        await reply(update, context, out)
 
 
 @caseworkers_only

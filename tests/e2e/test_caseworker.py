@@ -293,6 +293,57 @@ async def test_low_scores_give_a_summary_with_chart_and_the_right_alerts(harness
     assert all(a.acknowledged_by == worker.caseworker_id for a in stored)
 
 
+async def test_not_on_track_and_falling_srs_alerts_and_a_long_case_keeps_every_score(harness: Harness) -> None:
+    worker = await harness.enrol_caseworker("Rikke")
+    await worker.link_channel()
+    await worker.new_case("A12", "13-17")
+    parent = await family_member(harness, worker, "A12")
+
+    async def meeting(values: tuple[str, ...]) -> list[str]:
+        seen = len(worker.channel_messages())
+        await worker.send("/moede A12")
+        await harness.advance(minutes=31)
+        await answer_all(parent, values)
+        await harness.run_due()
+        return [m.content for m in worker.channel_messages()[seen:] if m.content.startswith("⚠️ Advarsel")]
+
+    ors = ("5", "5", "5", "5")  # ORS 20,0 every time: no reliable change
+    assert await meeting((*ors, "10", "10", "10", "10")) == []
+    # SRS 40 -> 38: still above 36, but falling: an alert of its own, and no "under pressure".
+    (falling,) = await meeting((*ors, "10", "10", "9", "9"))
+    assert "SRS-totalen er faldet 2,0 point siden sidste møde (fra 40,0 til 38,0)" in falling
+    assert "under pres" not in falling
+    assert await meeting((*ors, "10", "10", "9", "9")) == []
+    # The fourth meeting without reliable improvement: not on track.
+    (stuck,) = await meeting((*ors, "10", "10", "9", "9"))
+    assert "Ikke i bedring efter 4 møder: ORS-totalen var 20,0 og er nu 20,0" in stuck
+    for _n in range(8):  # a long course, each meeting with a low SRS: many scores and open alerts
+        assert await meeting((*ors, "7", "7", "7", "7"))
+    said = len(worker.messages())
+    await worker.send("/sag A12")
+    chart, *texts = worker.messages()[said:]
+    assert chart.photo is not None
+    assert chart.caption == "FIT-graf for forælder i sag A12"
+    text = "\n".join(m.text or "" for m in texts)
+    assert all(len(m.source_text or "") <= 4096 for m in texts)
+    assert text.count("ORS 20,0 · SRS") == 12  # every meeting's scores, none cut off
+    assert text.count("ORS 20,0 · SRS 28,0") == 8
+    assert text.count("Ikke i bedring efter") == 9  # every open alert
+    assert "12 møder" in text
+    assert "Åbne advarsler" in text
+
+
+def test_long_texts_are_split_between_lines_and_nothing_is_dropped() -> None:
+    from bot.views.caseworker import split_text
+
+    text = "\n".join(f"<b>linje {n}</b> " + "x" * (n % 70) for n in range(400))
+    parts = split_text(text, 1000)
+    assert len(parts) > 5
+    assert all(len(p) <= 1000 for p in parts)
+    assert "\n".join(parts).split("\n") == text.split("\n")
+    assert split_text("kort") == ["kort"]
+
+
 async def test_overview_detail_export_close(harness: Harness) -> None:
     worker = await harness.enrol_caseworker("Rikke")
     await worker.new_case("A12", "6-12")
@@ -308,9 +359,11 @@ async def test_overview_detail_export_close(harness: Harness) -> None:
     assert "ORS 20,0" in text
     assert "SRS 36,0" in text
     await worker.send("/sag A12")
-    detail = worker.last
-    assert detail.photo is not None
-    assert "Skæringspunkt for ORS: 32,0" in detail.caption
+    chart, detail = worker.messages()[-2:]
+    assert chart.photo is not None
+    assert chart.caption == "FIT-graf for forælder i sag A12"
+    assert "Skæringspunkt for ORS: 32,0" in detail.text
+    assert "ORS 20,0 · SRS 36,0" in detail.text
     await worker.send("/eksport A12")
     document = worker.last.document
     assert document is not None
@@ -496,11 +549,68 @@ async def test_digest_on_a_moved_clock(harness: Harness) -> None:
     text = digests[0].content
     assert "onsdag den 25. november" in text
     assert text.index("Kræver opmærksomhed") < text.index("1 åben sag")
-    assert "A12" in text
+    assert "• A12: Meget lave ORS-svar" in text  # the open alert, until it is acknowledged
+    assert "• A12: Samarbejdet kan være under pres" in text
+    assert not digests[0].disable_notification
     # The next one is planned for Thursday, not sent twice.
     await harness.fitbot.housekeeping()
     await harness.advance(hours=1)
     assert len([m for m in worker.channel_messages() if "Dagens oversigt" in m.content]) == 1
+    # Acknowledged: gone from Thursday's digest.
+    alert = next(m for m in worker.channel_messages() if m.content.startswith("⚠️ Advarsel i sag A12"))
+    assert await worker.tap(0, alert) == "Markeret som set."
+    await harness.fitbot.housekeeping()
+    await harness.advance(hours=24)
+    digests = [m for m in worker.channel_messages() if "Dagens oversigt" in m.content]
+    assert len(digests) == 2
+    thursday = digests[1].content
+    assert "torsdag den 26. november" in thursday
+    assert "Meget lave ORS-svar" not in thursday
+    assert "Samarbejdet kan være under pres" not in thursday
+    assert "Intet kræver din opmærksomhed" in thursday
+    assert "A12" in thursday
+
+
+async def test_a_big_caseload_digest_and_overview_are_split_and_drop_nothing(harness: Harness) -> None:
+    from bot.services import joining
+
+    worker = await harness.enrol_caseworker("Rikke")
+    channel = await worker.link_channel()
+    svc = harness.fitbot.svc
+    async with harness.db.transaction() as repo:
+        caseworker = await repo.caseworker(worker.caseworker_id)
+    assert caseworker is not None
+    labels = [f"Familie-{n:03d}-Nord-Vest" for n in range(60)]
+    for n, label in enumerate(labels):  # set up through the services: 60 cases, two parents each invited
+        case = await cases.create_case(svc, caseworker, label, AgeBand.YOUTH)
+        assert isinstance(case, Case)
+        for k in range(2):
+            invitation = await cases.invite(svc, caseworker, case.id, Role.PARENT)
+            assert isinstance(invitation, cases.Invitation)
+            await joining.redeem(svc, invitation.token, 9_000_000 + 2 * n + k, "da")
+    await harness.fitbot.housekeeping()
+    await harness.advance(hours=22)
+    digests = harness.emulator.messages(channel.id)[1:]  # after the channel's welcome
+    assert len(digests) >= 2
+    assert "Dagens oversigt" in digests[0].content
+    assert all(len(m.source_text or "") <= 4096 for m in digests)
+    text = "\n".join(m.content for m in digests)
+    assert "60 åbne sager" in text
+    for label in labels:
+        assert text.count(label) == 1, label
+    assert all(m.disable_notification for m in digests)  # nothing needs attention: all silent
+    # /sager: the same, every case, buttons under the last message.
+    said = len(worker.messages())
+    await worker.send("/sager")
+    overview = worker.messages()[said:]
+    assert len(overview) >= 2
+    assert all(len(m.source_text or "") <= 4096 for m in overview)
+    assert all(not m.buttons for m in overview[:-1])
+    assert overview[-1].buttons
+    listed = "\n".join(m.content for m in overview)
+    for label in labels:
+        assert listed.count(label) == 1, label
+    assert "listen er forkortet" not in listed
 
 
 async def test_leader_report_holds_no_family_data(harness: Harness) -> None:
