@@ -569,27 +569,41 @@ def _percent(part: int, whole: int) -> str:
 
 
 def team_report(report: TeamReport, tz: ZoneInfo) -> list[Out]:
+    """Aggregates only; a figure from too few people says so instead of showing a value."""
+    too_few = _("for få til at vise (under {count} personer)").format(count=report.min_group)
     n = report.respondents_with_course
     improved = report.courses.get(Course.IMPROVED, 0) + report.courses.get(Course.RECOVERED, 0)
+    if report.sent is None or report.answered is None:
+        response = _("Svarprocent: {rate}").format(rate=too_few)
+    else:
+        response = _("Svarprocent: {rate} ({answered} af {sent} skemaer)").format(
+            rate=_percent(report.answered, report.sent), answered=report.answered, sent=report.sent
+        )
+    if "srs" in report.suppressed:
+        srs = too_few
+    else:
+        srs = format_points(round(report.average_srs)) if report.average_srs is not None else "–"
+    if "courses" in report.suppressed:
+        courses = [_("Fremgang, uændret og tilbagegang: {share}").format(share=too_few)]
+    else:
+        courses = [
+            _("Sikker fremgang: {share}").format(share=_percent(improved, n))
+            + " · "
+            + _("heraf klinisk betydende: {share}").format(share=_percent(report.courses.get(Course.RECOVERED, 0), n)),
+            _("Uændret: {share}").format(share=_percent(report.courses.get(Course.UNCHANGED, 0), n)),
+            _("Sikker tilbagegang: {share}").format(share=_percent(report.courses.get(Course.DETERIORATED, 0), n)),
+        ]
     parts = [
         "<b>" + _("Ugerapport {team}").format(team=esc(report.team) if report.team else "").strip() + "</b>",
         _("{since} til {until}").format(
             since=format_date_short(report.since, tz), until=format_date_short(report.until, tz)
         ),
         "",
-        _("Svarprocent: {rate} ({answered} af {sent} skemaer)").format(
-            rate=_percent(report.answered, report.sent), answered=report.answered, sent=report.sent
-        ),
-        _("Gennemsnitlig SRS: {value}").format(
-            value=format_points(round(report.average_srs)) if report.average_srs is not None else "–"
-        ),
+        response,
+        _("Gennemsnitlig SRS: {value}").format(value=srs),
         "",
         "<b>" + _("Forløb (første til seneste ORS, åbne sager)") + "</b>",
-        _("Sikker fremgang: {share}").format(share=_percent(improved, n))
-        + " · "
-        + _("heraf klinisk betydende: {share}").format(share=_percent(report.courses.get(Course.RECOVERED, 0), n)),
-        _("Uændret: {share}").format(share=_percent(report.courses.get(Course.UNCHANGED, 0), n)),
-        _("Sikker tilbagegang: {share}").format(share=_percent(report.courses.get(Course.DETERIORATED, 0), n)),
+        *courses,
         ngettext(
             "({count} respondent med mindst to målinger)", "({count} respondenter med mindst to målinger)", n
         ).format(count=n),
@@ -597,9 +611,23 @@ def team_report(report: TeamReport, tz: ZoneInfo) -> list[Out]:
         "<b>" + _("Pr. rådgiver") + "</b>",
     ]
     for f in report.per_caseworker:
+        if f.sent is None or f.answered is None:
+            parts.append(
+                _("{name}: {cases} åbne sager, {meetings} møder, besvaret: {share}").format(
+                    name=esc(f.name), cases=f.open_cases, meetings=f.meetings, share=too_few
+                )
+            )
+            continue
         parts.append(
             _("{name}: {cases} åbne sager, {meetings} møder, {answered}/{sent} besvaret").format(
                 name=esc(f.name), cases=f.open_cases, meetings=f.meetings, answered=f.answered, sent=f.sent
             )
         )
+    if report.suppressed or any(f.sent is None for f in report.per_caseworker):
+        parts += [
+            "",
+            _("Tal fra færre end {count} personer vises ikke, så ingen families svar kan genkendes.").format(
+                count=report.min_group
+            ),
+        ]
     return _messages(lines(*parts))

@@ -613,26 +613,68 @@ async def test_a_big_caseload_digest_and_overview_are_split_and_drop_nothing(har
     assert "listen er forkortet" not in listed
 
 
+async def _week_of_answers(harness: Harness, worker: Caseworker, label: str, answers: list[tuple[str, ...]]) -> None:
+    await worker.new_case(label, "6-12")
+    parent = await family_member(harness, worker, label)
+    for values in answers:
+        await worker.send(f"/moede {label}")
+        await harness.advance(minutes=31)
+        await answer_all(parent, values)
+
+
 async def test_leader_report_holds_no_family_data(harness: Harness) -> None:
     worker = await harness.enrol_caseworker("Rikke", team="Nord")
-    await worker.new_case("A12", "6-12")
-    parent = await family_member(harness, worker, "A12")
-    for values in (("3", "3", "3", "3"), ("6", "6", "6", "6")):
-        await worker.send("/moede A12")
-        await harness.advance(minutes=31)
-        await answer_all(parent, (*values, "9", "9", "9", "8"))
-        harness.clock.advance(days=2)
+    # One family: ORS 12 -> 24, SRS 35 both times. Any figure from this team would be that family's.
+    await _week_of_answers(
+        harness, worker, "A12", [("3", "3", "3", "3", "9", "9", "9", "8"), ("6", "6", "6", "6", "9", "9", "9", "8")]
+    )
+    leader = await harness.enrol_caseworker("Lone", team="Nord", role="leader")
+    channel = await leader.link_channel("Ledelse")
+    await leader.new_case("L1", "voksen")  # a leader with a case of her own gets the daily digest too
+    await harness.fitbot.housekeeping()
+    await harness.advance(days=7)
+    posts = harness.emulator.messages(channel.id)
+    reports = [m for m in posts if "Ugerapport" in m.content]
+    assert len(reports) == 1
+    text = reports[0].content
+    assert "Svarprocent: for få til at vise (under 5 personer)" in text
+    assert "Gennemsnitlig SRS: for få til at vise" in text
+    assert "Fremgang, uændret og tilbagegang: for få til at vise" in text
+    assert "Rikke: 1 åbne sager, 2 møder, besvaret: for få til at vise" in text
+    assert "Tal fra færre end 5 personer vises ikke" in text
+    # Nothing from which the one family's answers or response could be read.
+    for secret in ("A12", "12,0", "24,0", "35,0", "forælder", "%", "2 af 2", "2/2", "Sikker fremgang"):
+        assert secret not in text, secret
+    digests = [m for m in posts if "Dagens oversigt" in m.content]
+    assert len(digests) == 1
+    assert "L1" in digests[0].content
+    assert "A12" not in digests[0].content
+
+
+async def test_leader_report_shows_figures_of_five_and_hides_what_could_be_subtracted(harness: Harness) -> None:
+    rikke = await harness.enrol_caseworker("Rikke", team="Nord")
+    for n in range(5):  # five families: four reliably improved, one unchanged
+        second = ("6", "6", "6", "6") if n < 4 else ("3", "3", "3", "3")
+        await _week_of_answers(
+            harness, rikke, f"R{n}", [("3", "3", "3", "3", "9", "9", "9", "9"), (*second, "9", "9", "9", "9")]
+        )
+    soren = await harness.enrol_caseworker("Søren", team="Nord")
+    # Søren's one family: SRS 32,0, answered 1 of 1. Shown anywhere, it would be theirs.
+    await _week_of_answers(harness, soren, "S1", [("5", "5", "5", "5", "8", "8", "8", "8")])
     leader = await harness.enrol_caseworker("Lone", team="Nord", role="leader")
     channel = await leader.link_channel("Ledelse")
     await harness.fitbot.housekeeping()
     await harness.advance(days=7)
-    reports = [m for m in harness.emulator.messages(channel.id) if "Ugerapport" in m.content]
-    assert len(reports) == 1
-    text = reports[0].content
-    assert "Svarprocent: 100 %" in text
-    assert "Sikker fremgang: 100 %" in text
-    assert "Rikke" in text
-    for secret in ("A12", "12,0", "24,0", "forælder"):
+    (report,) = [m for m in harness.emulator.messages(channel.id) if "Ugerapport" in m.content]
+    text = report.content
+    assert "Svarprocent: 100 % (11 af 11 skemaer)" in text  # six people
+    assert "Gennemsnitlig SRS: 35,6" in text  # 10 x 36 and 1 x 32, from six people
+    assert "Sikker fremgang: 80 %" in text  # five people with two answers
+    assert "Uændret: 20 %" in text
+    # Søren's row is from one person; Rikke's shown next to the total would give Søren's by subtraction.
+    assert "Søren: 1 åbne sager, 1 møder, besvaret: for få til at vise" in text
+    assert "Rikke: 5 åbne sager, 10 møder, besvaret: for få til at vise" in text
+    for secret in ("32,0", "1/1", "10/10", "S1", "R0", "forælder"):
         assert secret not in text, secret
 
 
