@@ -16,8 +16,10 @@ from bot.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
-# Labels travel in button data (64 bytes): keep them short enough for any label with æøå.
+# Labels travel in button data ("nb:<band>:<label>", 64 bytes in UTF-8): at most 24 characters and at
+# most 55 bytes, so any 24 letters of Danish, Arabic or Cyrillic fit, and 18 of Thai or Chinese.
 MAX_LABEL_CHARS = 24
+MAX_LABEL_BYTES = 64 - len("nb:adult:")
 
 
 class CaseError(Enum):
@@ -38,9 +40,19 @@ class LabelRefused:
 def check_label(text: str) -> tuple[str, LabelRefused | None]:
     label = normalize_case_label(text)
     problem = validate_case_label(label)
-    if problem is None and len(label) > MAX_LABEL_CHARS:
-        problem = LabelProblem.TOO_LONG
+    if problem is None and (len(label) > MAX_LABEL_CHARS or len(label.encode()) > MAX_LABEL_BYTES):
+        return label, LabelRefused(LabelProblem.TOO_LONG, _chars_that_fit(label))
     return label, (LabelRefused(problem) if problem else None)
+
+
+def _chars_that_fit(label: str) -> int:
+    """How many characters of this label's kind fit: 24, fewer for scripts of 3 or 4 bytes a letter."""
+    size = 0
+    for count, char in enumerate(label):
+        size += len(char.encode())
+        if size > MAX_LABEL_BYTES or count >= MAX_LABEL_CHARS:
+            return min(count, MAX_LABEL_CHARS)
+    return MAX_LABEL_CHARS
 
 
 async def own_case(repo: Repository, caseworker: Caseworker, case_id: int) -> Case | None:
