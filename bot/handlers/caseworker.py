@@ -164,8 +164,8 @@ PICK_PROMPTS = {
 
 
 async def _pick(update: Update, context: Context, caseworker: Caseworker, action: str) -> None:
-    open_cases = await cases.list_cases(runtime(context).svc, caseworker)
-    await reply(update, context, views.pick_case(open_cases, action, PICK_PROMPTS[action]()))
+    offered = await cases.cases_to_pick(runtime(context).svc, caseworker, views.PICK_LIMIT)
+    await reply(update, context, views.pick_case(offered, action, PICK_PROMPTS[action]()))
 
 
 @caseworkers_only

@@ -90,9 +90,22 @@ async def get_case(svc: Services, caseworker: Caseworker, case_id: int) -> Case 
         return await own_case(repo, caseworker, case_id)
 
 
-async def list_cases(svc: Services, caseworker: Caseworker) -> list[Case]:
+async def cases_to_pick(svc: Services, caseworker: Caseworker, limit: int) -> list[Case]:
+    """The open cases offered as buttons (the first `limit`), each one audited as shown."""
     async with svc.storage.transaction() as repo:
-        return await repo.cases_of(caseworker.id)
+        offered = (await repo.cases_of(caseworker.id))[:limit]
+        await audit_shown(repo, caseworker, "case_pick_shown", offered, svc.now())
+    return offered
+
+
+async def audit_shown(repo: Repository, caseworker: Caseworker, action: str, shown: list[Case], now: datetime) -> None:
+    """One audit row per case whose label or data a caseworker is shown (so "who saw case X" is a
+    lookup by case); one row without a case when the list was empty."""
+    actor = f"caseworker:{caseworker.id}"
+    for case in shown:
+        await repo.audit(actor, action, now, case_id=case.id)
+    if not shown:
+        await repo.audit(actor, action, now, detail="none")
 
 
 def role_fits(role: Role, band: AgeBand) -> bool:

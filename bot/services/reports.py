@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.instruments import AgeBand, instrument
 from bot.domain.interpretation import Course, classify, cutoff
-from bot.services.cases import own_case
+from bot.services.cases import audit_shown, own_case
 from bot.services.context import Services
 from bot.services.questionnaire import ITEM_COUNT, ORS_ITEMS, measurement
 from bot.storage.models import Alert, Case, Caseworker, Meeting, Respondent
@@ -55,7 +55,7 @@ async def overview(svc: Services, caseworker: Caseworker, *, audit: bool = True)
         statuses = await repo.latest_questionnaire_status(ids)
         alerts = await repo.reports.open_alert_counts(case_ids)
         if audit:
-            await repo.audit(f"caseworker:{caseworker.id}", "cases_listed", now, detail=str(len(cases)))
+            await audit_shown(repo, caseworker, "cases_listed", cases, now)
     trends = _trends(respondents, history, statuses)
     by_case: dict[int, list[RespondentTrend]] = defaultdict(list)
     for trend in trends:
@@ -166,7 +166,8 @@ async def digest(svc: Services, caseworker: Caseworker) -> Digest:
     cases = await overview(svc, caseworker, audit=False)
     async with svc.storage.transaction() as repo:
         alerts = await repo.open_alerts_of_caseworker(caseworker.id)
-        await repo.audit(f"caseworker:{caseworker.id}", "digest_built", svc.now())
+        # Every case in the digest (its alerts are of these cases only).
+        await audit_shown(repo, caseworker, "digest_built", [o.case for o in cases], svc.now())
     by_id = {o.case.id: o.case for o in cases}
     return Digest(
         caseworker=caseworker,

@@ -33,6 +33,7 @@ from bot.views.common import Button, Out, esc, join_words, lines, rows
 ALERT_MARK = "⚠️"
 MAX_TEXT = 4000  # Telegram allows 4096 characters; leave room for markup
 MAX_CAPTION = 1000  # a photo's caption: 1024
+PICK_LIMIT = 60  # cases offered as buttons (Telegram allows 100 buttons in a message)
 GOOD_MARK = "🌱"
 
 
@@ -144,7 +145,7 @@ def case_not_found_popup() -> str:
 def pick_case(cases: Sequence[Case], action: str, prompt: str) -> Out:
     if not cases:
         return Out(_("Du har ingen åbne sager. Opret en med /nysag."))
-    buttons = [Button(c.label, f"pc:{action}:{c.id}") for c in cases[:60]]
+    buttons = [Button(c.label, f"pc:{action}:{c.id}") for c in cases[:PICK_LIMIT]]
     return Out(prompt, buttons=rows(buttons, 3))
 
 

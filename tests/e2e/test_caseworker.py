@@ -43,6 +43,12 @@ def audit_actions(harness: Harness) -> list[str]:
         return [row[0] for row in db.execute("SELECT action FROM audit_events ORDER BY id")]
 
 
+def audit_rows(harness: Harness, action: str) -> list[tuple[str, int | None]]:
+    path = harness.fitbot.storage.db.path  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as db:
+        return list(db.execute("SELECT actor, case_id FROM audit_events WHERE action = ? ORDER BY id", (action,)))
+
+
 async def test_enrolment_and_channel_linking(harness: Harness) -> None:
     worker = await harness.enrol_caseworker("Rikke")
     assert "Velkommen, Rikke" in worker.last.text
@@ -384,6 +390,12 @@ async def test_overview_detail_export_close(harness: Harness) -> None:
     await worker.send("/sager")
     text = worker.last.text
     assert "2 åbne sager" in text
+    # Which cases were shown, one audit row each (by case, so "who saw this case" is a lookup).
+    actor = f"caseworker:{worker.caseworker_id}"
+    assert audit_rows(harness, "cases_listed") == [(actor, 1), (actor, 2)]
+    await worker.send("/eksport")
+    assert worker.last.button_texts == ["A12", "B7"]
+    assert audit_rows(harness, "case_pick_shown") == [(actor, 1), (actor, 2)]
     assert "A12" in text
     assert "ORS 20,0" in text
     assert "SRS 36,0" in text
@@ -530,6 +542,35 @@ async def test_disabled_caseworker_is_refused_and_their_channel_gets_nothing(har
     assert "adgang til FIT-bot er lukket" in worker.last.text
 
 
+async def test_after_a_handover_summary_and_alert_go_to_the_new_caseworker(harness: Harness) -> None:
+    rikke = await harness.enrol_caseworker("Rikke")
+    await rikke.link_channel("Rikkes kanal")
+    soren = await harness.enrol_caseworker("Søren")
+    await soren.link_channel("Sørens kanal")
+    await rikke.new_case("A12", "6-12")
+    parent = await family_member(harness, rikke, "A12")
+    await rikke.send("/moede A12")
+    await harness.advance(minutes=31)
+    # Hold the dispatcher's own loop, so the summary and the alert queued for Rikke wait in the outbox.
+    await harness.fitbot.dispatcher.stop()
+    await answer_all(parent, ("1", "1", "1", "1", "5", "5", "5", "5"))
+    async with harness.db.transaction() as repo:
+        queued = [r for r in await repo.outbox_rows() if r.kind in ("summary", "alert") and r.status == "pending"]
+    assert {r.payload["caseworker_id"] for r in queued} == {rikke.caseworker_id}
+    assert len(queued) == 2
+    handed = await cases.hand_over(harness.fitbot.svc, 1, soren.caseworker_id)
+    assert isinstance(handed, Case)
+    await harness.run_due()
+    rikkes = [m.content for m in rikke.channel_messages()]
+    assert not [p for p in rikkes if "A12" in p]
+    sorens = soren.channel_messages()
+    assert any("Nye svar i sag A12" in m.content for m in sorens)
+    alert = next(m for m in sorens if m.content.startswith("⚠️ Advarsel i sag A12"))
+    assert await soren.tap(0, alert) == "Markeret som set."
+    assert (f"caseworker:{soren.caseworker_id}", 1) in audit_rows(harness, "summary_posted")
+    assert audit_rows(harness, "alert_posted") == [(f"caseworker:{soren.caseworker_id}", 1)]
+
+
 async def test_removed_channel_sends_alerts_to_the_private_chat(harness: Harness) -> None:
     worker = await harness.enrol_caseworker("Rikke")
     channel = await worker.link_channel()
@@ -575,6 +616,7 @@ async def test_digest_on_a_moved_clock(harness: Harness) -> None:
     await harness.advance(hours=22)  # Wednesday 08:00 in Copenhagen has passed
     digests = [m for m in worker.channel_messages() if "Dagens oversigt" in m.content]
     assert len(digests) == 1
+    assert audit_rows(harness, "digest_built") == [(f"caseworker:{worker.caseworker_id}", 1)]
     text = digests[0].content
     assert "onsdag den 25. november" in text
     assert text.index("Kræver opmærksomhed") < text.index("1 åben sag")
