@@ -523,10 +523,6 @@ def channel_status(channel: Channel | None, tz: ZoneInfo) -> Out:
     )
 
 
-def not_a_caseworker() -> Out:
-    return Out(_("Den kommando er kun for rådgivere."))
-
-
 def acknowledged_popup(already: bool) -> str:
     return _("Den var allerede markeret som set.") if already else _("Markeret som set.")
 
