@@ -8,6 +8,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import qrcode
 from PIL import Image
 
 from bot.clock import FakeClock
@@ -60,7 +61,7 @@ async def test_enrolment_and_channel_linking(harness: Harness) -> None:
     assert "koblet til Rikke" in harness.emulator.last_message(channel.id).text  # type: ignore[union-attr]
     await worker.send("/kanal")
     assert "Rikkes FIT" in worker.last.text
-    # A used enrolment link cannot be used again, by anyone.
+    # The Telegram account is linked to the caseworker (the link is single-use: tested below).
     async with harness.db.transaction() as repo:
         cw = await repo.caseworker(worker.caseworker_id)
     assert cw is not None
@@ -245,6 +246,26 @@ async def test_labels_in_any_script_fit_the_buttons(harness: Harness) -> None:
     assert "Noget gik galt" not in "\n".join(worker.texts())
 
 
+def qr_modules(png: bytes) -> tuple[list[list[bool]], int]:
+    """The dark/light modules of a QR code image (sampled at each module's centre) and the width of
+    its light border in modules."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    width, height = image.size
+    pixel = image.load()
+    assert pixel is not None
+    dark = [(x, y) for y in range(height) for x in range(width) if pixel[x, y] < 128]  # type: ignore[operator]
+    left, top = min(x for x, _y in dark), min(y for _x, y in dark)
+    right = max(x for x, _y in dark)
+    finder = next(x for x in range(left, width) if pixel[x, top] >= 128) - left  # type: ignore[operator]
+    box = finder / 7  # the finder pattern is 7 modules wide
+    count = round((right - left + 1) / box)
+    modules = [
+        [pixel[int(left + (i + 0.5) * box), int(top + (j + 0.5) * box)] < 128 for i in range(count)]  # type: ignore[operator]
+        for j in range(count)
+    ]
+    return modules, round(left / box)
+
+
 async def test_invitation_link_and_qr_image(harness: Harness) -> None:
     worker = await harness.enrol_caseworker("Rikke")
     await worker.new_case("A12", "13-17")
@@ -252,9 +273,19 @@ async def test_invitation_link_and_qr_image(harness: Harness) -> None:
     message = worker.last
     assert message.photo is not None
     image = Image.open(io.BytesIO(message.photo.data))
-    assert image.size[0] >= 200
+    assert image.format == "PNG"
+    assert image.size[0] == image.size[1] >= 200
     assert "https://t.me/fitbot_sandbox_bot?start=" in message.caption
     assert "én gang" in message.caption
+    # No QR decoder is installed (and none is worth a heavy dependency): read the code's modules off the
+    # picture instead and compare them with the QR code of the link in the caption, quiet zone included.
+    link = next(word for word in message.caption.split() if "?start=" in word)
+    modules, quiet = qr_modules(message.photo.data)
+    assert quiet >= 4
+    expected = qrcode.QRCode(border=0)
+    expected.add_data(link)
+    expected.make(fit=True)
+    assert modules == [[bool(cell) for cell in row] for row in expected.get_matrix()]
     # Picking the case and the role by buttons, no typing.
     await worker.send("/inviter")
     await worker.tap("A12")
@@ -777,19 +808,27 @@ async def test_forty_answers_to_one_channel_without_a_flood_error(
             await cases.log_meeting(svc, caseworker, case.id, harness.clock.now())
         await harness.advance(minutes=31)
         # All 40 answer side by side, a tap every two seconds each, and all finish within the same minute.
-        for value in (START, "6", "6", "6", "6", "9", "9", "9", "9"):
+        # Low scores (an ORS item at 2, SRS 28): every answer raises an alert post too.
+        for value in (START, "2", "5", "5", "5", "7", "7", "7", "7"):
             for person in families:
                 await person.tap(value)
             harness.clock.advance(seconds=2)
             await harness.run_due()
-        await harness.advance(minutes=1)  # the gathered summaries fall due
+        for _minute in range(6):  # 40 alerts at 20 posts a minute, and the gathered summaries, fall due
+            await harness.advance(seconds=30)
         async with harness.db.transaction() as repo:
-            pending = [r for r in await repo.outbox_rows("summary") if r.status != "done"]
+            pending = [r for r in await repo.outbox_rows() if r.kind in ("summary", "alert") and r.status != "done"]
         assert pending == []
         posts = [m.content for m in emulator.messages(channel.id)]
-        mentioned = {n for n in range(40) if any(f"Nye svar i sag K{n} " in p for p in posts)}
+        summaries = [p for p in posts if "Nye svar i sag" in p or "nye besvarelser" in p]
+        mentioned = {n for n in range(40) if any(f"Nye svar i sag K{n} " in p for p in summaries)}
         assert len(mentioned) == 40
-        assert len(posts) < 20  # combined, not one post each
+        assert len(summaries) < 20  # combined, not one post each
+        # Alerts are never gathered nor dropped: one post each, every rule in it.
+        alerts = [p for p in posts if p.startswith("⚠️ Advarsel i sag K")]
+        assert sorted(int(p.split()[4][1:]) for p in alerts) == list(range(40))
+        assert all("Meget lave ORS-svar" in p and "Samarbejdet kan være under pres" in p for p in alerts)
         assert not [r for r in emulator.requests if r.status == 429]
+        assert not [r for r in emulator.requests if r.status >= 400]
     finally:
         await stop_harness(harness)
