@@ -3,7 +3,7 @@
     fitbot                 run the bot if a token is configured, else the offline sandbox
     fitbot run             poll Telegram (or any Bot API server); needs a token
     fitbot sandbox         emulator + bot + a terminal chat, no network, throwaway data
-    fitbot caseworker add|list|disable|link
+    fitbot caseworker add|list|disable|enable|link
     fitbot case handover LABEL --from ID --to ID
     fitbot backup PATH     a consistent copy of the SQLite database, while the bot runs
     fitbot restore PATH    put a backup in place (refuses while the bot is running)
@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     cw.add_parser("list", help="list caseworkers")
     disable = cw.add_parser("disable", help="refuse a caseworker's commands from now on")
     disable.add_argument("id", type=int)
+    enable = cw.add_parser("enable", help="give a disabled caseworker access again")
+    enable.add_argument("id", type=int)
     link = cw.add_parser("link", help="a new enrolment link (lost phone, expired link)")
     link.add_argument("id", type=int)
 
@@ -212,6 +214,15 @@ async def _caseworker(svc, args: argparse.Namespace, config: Config) -> int:  # 
             return 0
         print(f"fitbot: no active caseworker with id {args.id}", file=sys.stderr)
         return 1
+    if args.action == "enable":
+        enabled = await enrolment.enable_caseworker(svc, args.id)
+        if enabled is None:
+            print(f"fitbot: no disabled caseworker with id {args.id}", file=sys.stderr)
+            return 1
+        print(f"caseworker {args.id} enabled")
+        if enabled.telegram_user_id is None:
+            print(f"no Telegram account linked: fitbot caseworker link {args.id}")
+        return 0
     return 2
 
 

@@ -142,53 +142,78 @@ class Jobs:
 
     async def summary(self, row: OutboxRow) -> Done:
         """One answered questionnaire; or, when several are due for one chat (row.siblings), all of
-        them combined into as few posts as fit."""
-        destination = await self._destination(int(row.payload["caseworker_id"]))
-        if destination is None:
-            return Done("no destination")
-        caseworker, chat_id = destination
+        them combined into as few posts as fit. Each goes to the case's caseworker as it is *now*: a
+        case handed over since the answer goes to its new caseworker, never to the old one."""
         rows = [row, *row.siblings]
+        queued_for = int(row.payload["caseworker_id"])
+        destination = await self._destination(queued_for)
         # Fresh rows (due when they were made) may be held back once; rows already held back go now.
         fresh = all(r.created_at is None or r.due_at - r.created_at < timedelta(seconds=1) for r in rows)
-        if chat_id < 0 and fresh and self.limiter.recent_posts(chat_id) >= COALESCE_WHEN_RECENT:
-            # A busy channel: gather the summaries of the next half minute into one post.
-            raise Coalesce(COALESCE_SECONDS - self.svc.now().timestamp() % COALESCE_SECONDS)
-        parts = [p for r in rows if (p := await self._summary_parts(int(r.payload["questionnaire_id"])))]
-        if not parts:
+        if destination is not None:
+            chat_id = destination[1]
+            if chat_id < 0 and fresh and self.limiter.recent_posts(chat_id) >= COALESCE_WHEN_RECENT:
+                # A busy channel: gather the summaries of the next half minute into one post.
+                raise Coalesce(COALESCE_SECONDS - self.svc.now().timestamp() % COALESCE_SECONDS)
+        by_owner: dict[int, list[tuple[Case, RespondentTrend, list[Alert]]]] = {}
+        for r in rows:
+            if (p := await self._summary_parts(int(r.payload["questionnaire_id"]))) is not None:
+                by_owner.setdefault(p[0].caseworker_id, []).append(p)
+        if not by_owner:
             return Done("nothing to summarise")
+        sent = 0
+        for owner, parts in by_owner.items():
+            to = destination if owner == queued_for else await self._destination(owner)
+            if to is None:
+                continue
+            for post in await self._summary_posts(to[0], parts):
+                await sender.send(self.bot, to[1], post, bulk=True)
+            await self._audit_posted(to[0], "summary_posted", [case for case, _t, _f in parts])
+            sent += len(parts)
+        if not sent:
+            return Done("no destination")
+        moved = sum(len(parts) for owner, parts in by_owner.items() if owner != queued_for)
+        outcome = "sent" if len(rows) == 1 else f"combined {len(rows)}"
+        return Done(outcome + (f", {moved} to the new caseworker" if moved else ""))
+
+    async def _summary_posts(
+        self, caseworker: Caseworker, parts: list[tuple[Case, RespondentTrend, list[Alert]]]
+    ) -> list[Out]:
         policy = self.svc.policy
         if len(parts) == 1:
             case, trend, findings = parts[0]
-            posts = [
-                await off_loop(
-                    lambda: _in_language(
-                        caseworker.language,
-                        lambda: cw_views.summary(case, trend, findings, policy.thresholds, policy.timezone),
-                    )
+            return await off_loop(
+                lambda: _in_language(
+                    caseworker.language,
+                    lambda: cw_views.summary(case, trend, findings, policy.thresholds, policy.timezone),
                 )
-            ]
-        else:
-            with use_language(caseworker.language):
-                posts = cw_views.combined_summaries(parts, policy.thresholds)
-        for post in posts:
-            await sender.send(self.bot, chat_id, post, bulk=True)
-        return Done("sent" if len(rows) == 1 else f"combined {len(rows)}")
+            )
+        with use_language(caseworker.language):
+            return cw_views.combined_summaries(parts, policy.thresholds)
+
+    async def _audit_posted(self, caseworker: Caseworker, action: str, shown: list[Case]) -> None:
+        """Case data posted to a caseworker is a read of it too: one audit row per case."""
+        async with self.svc.storage.transaction() as repo:
+            for case in shown:
+                await repo.audit(f"caseworker:{caseworker.id}", action, self.svc.now(), case_id=case.id)
 
     async def alert(self, row: OutboxRow) -> Done:
-        destination = await self._destination(int(row.payload["caseworker_id"]))
-        if destination is None:
-            return Done("no destination")
-        caseworker, chat_id = destination
+        """An alert post, to the case's caseworker as it is now (after a handover: the new one)."""
         async with self.svc.storage.transaction() as repo:
             alerts = [a for i in row.payload["alert_ids"] if (a := await repo.alert(int(i))) is not None]
             case = await repo.case(alerts[0].case_id) if alerts else None
             respondent = await repo.respondent(alerts[0].respondent_id) if alerts and alerts[0].respondent_id else None
         if not alerts or case is None:
             return Done("gone")
+        destination = await self._destination(case.caseworker_id)
+        if destination is None:
+            return Done("no destination")
+        caseworker, chat_id = destination
         with use_language(caseworker.language):
             out = cw_views.alert_post(alerts, case, respondent.role if respondent else None, self.svc.policy.timezone)
             await sender.send(self.bot, chat_id, out, bulk=True)
-        return Done()
+        await self._audit_posted(caseworker, "alert_posted", [case])
+        moved = case.caseworker_id != int(row.payload["caseworker_id"])
+        return Done("sent to the new caseworker" if moved else "sent")
 
     async def digest(self, row: OutboxRow) -> Done:
         destination = await self._destination(int(row.payload["caseworker_id"]))
@@ -199,9 +224,10 @@ class Jobs:
         if not result.cases:
             return Done("no open cases")
         with use_language(caseworker.language):
-            out = cw_views.digest(result, self.svc.policy.thresholds, self.svc.policy.timezone, row.due_at)
-            await sender.send(self.bot, chat_id, out, bulk=True)
-        return Done()
+            posts = cw_views.digest(result, self.svc.policy.thresholds, self.svc.policy.timezone, row.due_at)
+            for out in posts:
+                await sender.send(self.bot, chat_id, out, bulk=True)
+        return Done() if len(posts) == 1 else Done(f"{len(posts)} posts")
 
     async def team_report(self, row: OutboxRow) -> Done:
         destination = await self._destination(int(row.payload["caseworker_id"]))
@@ -211,7 +237,8 @@ class Jobs:
         # The week up to when the report was due, even when it goes out late (after downtime).
         report = await reports.team_report(self.svc, leader, until=min(row.due_at, self.svc.now()))
         with use_language(leader.language):
-            await sender.send(self.bot, chat_id, cw_views.team_report(report, self.svc.policy.timezone), bulk=True)
+            for out in cw_views.team_report(report, self.svc.policy.timezone):
+                await sender.send(self.bot, chat_id, out, bulk=True)
         return Done()
 
     # --- unreachable chats ------------------------------------------------------------------------
@@ -232,7 +259,7 @@ class Jobs:
         return channel is not None
 
 
-def _in_language(language: str, fn: Callable[[], Out]) -> Out:
+def _in_language(language: str, fn: Callable[[], T]) -> T:
     # The chart thread has its own context: bind the language there too.
     with use_language(language):
         return fn()

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from telegram import InputFile, Update
+from telegram.constants import ChatType
 
 from bot.domain.instruments import AgeBand, Role
 from bot.domain.when import parse_when
@@ -20,11 +21,12 @@ from bot.handlers.common import (
     show_in_place,
     update_id,
 )
-from bot.i18n import _, use_language
+from bot.i18n import _, normalize_language, use_language
 from bot.services import cases, enrolment, people, reports
 from bot.services.alerts import AckOutcome, acknowledge
 from bot.services.cases import CaseError, LabelRefused
 from bot.services.people import Person
+from bot.services.questionnaire import Stale
 from bot.storage.models import Case, Caseworker
 from bot.views import caseworker as views
 from bot.views import family as family_views
@@ -51,19 +53,41 @@ CaseworkerHandler = Callable[[Update, Context, Caseworker], Awaitable[Any]]
 
 
 def caseworkers_only(fn: CaseworkerHandler) -> Callable[[Update, Context], Awaitable[Any]]:
-    """Only an active caseworker gets past; a family member or stranger is told politely, nothing changes."""
+    """Only an active caseworker gets past; a family member or stranger is told politely, nothing changes.
+
+    A button press by anyone else (or outside a private chat) gets a short, neutral answer and no
+    message: nothing in it says whether the button was about a case or an alert.
+    """
 
     @private
-    @wraps(fn)
-    async def wrapper(update: Update, context: Context, person: Person) -> Any:
+    async def in_private(update: Update, context: Context, person: Person) -> Any:
         if person.is_caseworker:
             return await fn(update, context, person.caseworker)  # type: ignore[arg-type]
+        query = update.callback_query
+        if query is not None:
+            await query.answer(views.disabled().text if person.is_disabled_caseworker else _neutral_answer())
+            return None
         if person.is_disabled_caseworker:
             return await reply(update, context, views.disabled())
         await reply(update, context, family_views.caseworker_only() if person.known else family_views.stranger())
         return None
 
+    @wraps(fn)
+    async def wrapper(update: Update, context: Context) -> Any:
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is not None and (chat is None or chat.type != ChatType.PRIVATE):
+            # Caseworker buttons live in the private chat only; elsewhere they are forged or stale.
+            with use_language(normalize_language(query.from_user.language_code)):
+                await query.answer(_neutral_answer())
+            return None
+        return await in_private(update, context)
+
     return wrapper
+
+
+def _neutral_answer() -> str:
+    return family_views.stale_text(Stale.NOT_YOURS)
 
 
 async def _split_case(svc, caseworker: Caseworker, text: str) -> tuple[Case | None, str]:  # type: ignore[no-untyped-def]
@@ -77,9 +101,12 @@ async def _split_case(svc, caseworker: Caseworker, text: str) -> tuple[Case | No
 
 
 async def _case_from_button(update: Update, context: Context, caseworker: Caseworker, case_id: int) -> Case | None:
+    """The caseworker's own case named by a button, with the press answered (a short refusal when the
+    case is not theirs or gone: no message, nothing changes)."""
+    query = update.callback_query
+    assert query is not None
     case = await cases.get_case(runtime(context).svc, caseworker, case_id)
-    if case is None:
-        await reply(update, context, views.case_error(CaseError.NOT_FOUND))
+    await query.answer(None if case is not None else views.case_not_found_popup())
     return case
 
 
@@ -137,15 +164,14 @@ PICK_PROMPTS = {
 
 
 async def _pick(update: Update, context: Context, caseworker: Caseworker, action: str) -> None:
-    open_cases = await cases.list_cases(runtime(context).svc, caseworker)
-    await reply(update, context, views.pick_case(open_cases, action, PICK_PROMPTS[action]()))
+    offered = await cases.cases_to_pick(runtime(context).svc, caseworker, views.PICK_LIMIT)
+    await reply(update, context, views.pick_case(offered, action, PICK_PROMPTS[action]()))
 
 
 @caseworkers_only
 async def case_picked(update: Update, context: Context, caseworker: Caseworker) -> None:
     """pc:<action>:<case id>"""
-    query, data = pressed(update)
-    await query.answer()
+    _query, data = pressed(update)
     _prefix, action, case_id = data
     case = await _case_from_button(update, context, caseworker, int(case_id))
     if case is None:
@@ -186,8 +212,7 @@ async def invite(update: Update, context: Context, caseworker: Caseworker) -> No
 @caseworkers_only
 async def role_chosen(update: Update, context: Context, caseworker: Caseworker) -> None:
     """ir:<case id>:<role>"""
-    query, data = pressed(update)
-    await query.answer()
+    _query, data = pressed(update)
     _prefix, case_id, role = data
     case = await _case_from_button(update, context, caseworker, int(case_id))
     if case is not None:
@@ -240,7 +265,8 @@ async def _log_meeting(update: Update, context: Context, caseworker: Caseworker,
 async def list_cases(update: Update, context: Context, caseworker: Caseworker) -> None:
     svc = runtime(context).svc
     overview = await reports.overview(svc, caseworker)
-    await reply(update, context, views.cases_overview(overview, svc.policy.thresholds))
+    for out in views.cases_overview(overview, svc.policy.thresholds):
+        await reply(update, context, out)
 
 
 async def _by_argument(update: Update, context: Context, caseworker: Caseworker, action: str) -> Case | None:
@@ -275,7 +301,8 @@ async def _show_case(update: Update, context: Context, caseworker: Caseworker, c
         with use_language(language):
             return views.case_detail(detail, svc.policy.thresholds, svc.policy.timezone)
 
-    await reply(update, context, await off_loop(render))
+    for out in await off_loop(render):
+        await reply(update, context, out)
 
 
 @caseworkers_only
@@ -316,12 +343,16 @@ async def close_case(update: Update, context: Context, caseworker: Caseworker) -
 async def close_confirmed(update: Update, context: Context, caseworker: Caseworker) -> None:
     """lk:<case id>, or lk:0 for "no"."""
     query, data = pressed(update)
-    await query.answer()
     case_id = int(data[1])
     if case_id == 0:
+        await query.answer()
         await show_in_place(update, context, views.Out(_("Sagen er ikke lukket.")))
         return
     result = await cases.close_case(runtime(context).svc, caseworker, case_id)
+    if result is CaseError.NOT_FOUND:
+        await query.answer(views.case_not_found_popup())
+        return
+    await query.answer()
     out = views.case_error(result) if isinstance(result, CaseError) else views.case_closed(result)
     await show_in_place(update, context, out)
 
@@ -341,7 +372,11 @@ async def acknowledge_alert(update: Update, context: Context) -> None:
     query, data = pressed(update)
     svc = runtime(context).svc
     person = await people.identify(svc, query.from_user.id)
-    with use_language(person.language):
+    with use_language(person.language or normalize_language(query.from_user.language_code)):
+        if not person.is_caseworker:
+            # A family member, a stranger in the group or a former caseworker: nothing about alerts.
+            await query.answer(views.disabled().text if person.is_disabled_caseworker else _neutral_answer())
+            return
         result = await acknowledge(svc, query.from_user.id, int(data[1]))
         if result.outcome is AckOutcome.NOT_YOURS:
             await query.answer(_("Kun sagens rådgiver kan markere advarslen."), show_alert=False)

@@ -46,12 +46,21 @@ async def membership_changed(update: Update, context: Context) -> None:
                 log.warning("could not leave the chat: %s", exc.message)
             return
         assert result.caseworker is not None
-        with use_language(result.caseworker.language):
+        caseworker = result.caseworker
+        with use_language(caseworker.language):
             try:
-                await sender.send(context.bot, chat.id, views.channel_linked(result.caseworker))
+                await sender.send(context.bot, chat.id, views.channel_linked(caseworker))
             except TelegramError as exc:
-                # A channel where the bot is only a member cannot be posted in: say so privately.
-                log.warning("linked chat refused the welcome: %s", exc.message)
+                # A channel where the bot is only a member cannot be posted in: nothing would arrive
+                # there, so unlink it (the previous channel, if any, is used again) and say so privately.
+                log.warning("linked chat refused the welcome: %s; unlinked", exc.message)
+                in_use = await enrolment.channel_refused(svc, chat.id, result.previous)
+                if caseworker.telegram_user_id:
+                    out = views.channel_refused(chat.title or "", in_use)
+                    try:
+                        await sender.send(context.bot, caseworker.telegram_user_id, out)
+                    except TelegramError as private_exc:
+                        log.warning("could not tell the caseworker privately: %s", private_exc.message)
     elif new in _OUT and old not in _OUT:
         channel = await enrolment.unlink_chat(svc, chat.id)
         if channel is None:

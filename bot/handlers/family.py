@@ -58,6 +58,8 @@ async def start(update: Update, context: Context, person: Person) -> None:
             await reply(update, context, views.consent_request(result.respondent_id or 0, result.role or Role.PARENT))
         elif result.outcome is JoinOutcome.ALREADY_JOINED:
             await reply(update, context, views.already_joined())
+        elif result.outcome is JoinOutcome.ACCOUNT_IN_USE:
+            await reply(update, context, cw_views.account_in_use())
         elif result.outcome is JoinOutcome.THROTTLED:
             await reply(update, context, views.throttled())
         elif result.outcome is JoinOutcome.INVALID:

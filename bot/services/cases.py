@@ -16,8 +16,10 @@ from bot.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
-# Labels travel in button data (64 bytes): keep them short enough for any label with æøå.
+# Labels travel in button data ("nb:<band>:<label>", 64 bytes in UTF-8): at most 24 characters and at
+# most 55 bytes, so any 24 letters of Danish, Arabic or Cyrillic fit, and 18 of Thai or Chinese.
 MAX_LABEL_CHARS = 24
+MAX_LABEL_BYTES = 64 - len("nb:adult:")
 
 
 class CaseError(Enum):
@@ -38,9 +40,19 @@ class LabelRefused:
 def check_label(text: str) -> tuple[str, LabelRefused | None]:
     label = normalize_case_label(text)
     problem = validate_case_label(label)
-    if problem is None and len(label) > MAX_LABEL_CHARS:
-        problem = LabelProblem.TOO_LONG
+    if problem is None and (len(label) > MAX_LABEL_CHARS or len(label.encode()) > MAX_LABEL_BYTES):
+        return label, LabelRefused(LabelProblem.TOO_LONG, _chars_that_fit(label))
     return label, (LabelRefused(problem) if problem else None)
+
+
+def _chars_that_fit(label: str) -> int:
+    """How many characters of this label's kind fit: 24, fewer for scripts of 3 or 4 bytes a letter."""
+    size = 0
+    for count, char in enumerate(label):
+        size += len(char.encode())
+        if size > MAX_LABEL_BYTES or count >= MAX_LABEL_CHARS:
+            return min(count, MAX_LABEL_CHARS)
+    return MAX_LABEL_CHARS
 
 
 async def own_case(repo: Repository, caseworker: Caseworker, case_id: int) -> Case | None:
@@ -78,9 +90,22 @@ async def get_case(svc: Services, caseworker: Caseworker, case_id: int) -> Case 
         return await own_case(repo, caseworker, case_id)
 
 
-async def list_cases(svc: Services, caseworker: Caseworker) -> list[Case]:
+async def cases_to_pick(svc: Services, caseworker: Caseworker, limit: int) -> list[Case]:
+    """The open cases offered as buttons (the first `limit`), each one audited as shown."""
     async with svc.storage.transaction() as repo:
-        return await repo.cases_of(caseworker.id)
+        offered = (await repo.cases_of(caseworker.id))[:limit]
+        await audit_shown(repo, caseworker, "case_pick_shown", offered, svc.now())
+    return offered
+
+
+async def audit_shown(repo: Repository, caseworker: Caseworker, action: str, shown: list[Case], now: datetime) -> None:
+    """One audit row per case whose label or data a caseworker is shown (so "who saw case X" is a
+    lookup by case); one row without a case when the list was empty."""
+    actor = f"caseworker:{caseworker.id}"
+    for case in shown:
+        await repo.audit(actor, action, now, case_id=case.id)
+    if not shown:
+        await repo.audit(actor, action, now, detail="none")
 
 
 def role_fits(role: Role, band: AgeBand) -> bool:

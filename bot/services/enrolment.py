@@ -39,6 +39,7 @@ async def new_enrolment_link(svc: Services, caseworker_id: int) -> Enrolment | N
         caseworker = await repo.caseworker(caseworker_id)
         if caseworker is None or not caseworker.active:
             return None
+        await repo.revoke_invitations_of_caseworker(caseworker_id, now)  # an older link may be on the lost phone
         enrolment = await _issue_link(svc, repo, caseworker_id, now)
         await repo.audit("operator", "caseworker_link_renewed", now)
     return enrolment
@@ -66,15 +67,32 @@ async def list_caseworkers(svc: Services) -> list[Caseworker]:
 
 
 async def disable_caseworker(svc: Services, caseworker_id: int) -> bool:
-    """Refuse their commands from now on; their channel gets nothing more, pending posts are cancelled."""
+    """Refuse their commands from now on; their channel gets nothing more, pending posts are cancelled,
+    and an enrolment link they have not used yet stops working."""
     now = svc.now()
     async with svc.storage.transaction() as repo:
         changed = await repo.disable_caseworker(caseworker_id, now)
         if changed:
             await repo.cancel_outbox(f"cw:{caseworker_id}:", now)
             await repo.unlink_channels_of(caseworker_id, now)
+            await repo.revoke_invitations_of_caseworker(caseworker_id, now)
             await repo.audit("operator", "caseworker_disabled", now, detail=str(caseworker_id))
     return changed
+
+
+async def enable_caseworker(svc: Services, caseworker_id: int) -> Caseworker | None:
+    """Give a disabled caseworker access again (their cases, if not handed over, are theirs again).
+
+    None when there is no such disabled caseworker. Their old channel stays unlinked (they add the bot
+    to a channel again); without a Telegram account (it moved to another row) they need
+    `fitbot caseworker link ID`. Digests are planned again by the hourly planning.
+    """
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        if not await repo.enable_caseworker(caseworker_id):
+            return None
+        await repo.audit("operator", "caseworker_enabled", now, detail=str(caseworker_id))
+        return await repo.caseworker(caseworker_id)
 
 
 class LinkOutcome(Enum):
@@ -87,6 +105,7 @@ class ChannelLink:
     outcome: LinkOutcome
     caseworker: Caseworker | None = None
     previous_chat_id: int | None = None
+    previous: Channel | None = None  # the channel this one replaced (still linked until now)
 
 
 async def link_channel(svc: Services, added_by_user_id: int, chat_id: int, chat_type: str, title: str) -> ChannelLink:
@@ -99,7 +118,23 @@ async def link_channel(svc: Services, added_by_user_id: int, chat_id: int, chat_
         previous = await repo.active_channel(caseworker.id)
         await repo.link_channel(caseworker.id, chat_id, chat_type, title, now)
         await repo.audit(f"caseworker:{caseworker.id}", f"channel_linked:{chat_type}", now)
-    return ChannelLink(LinkOutcome.LINKED, caseworker, previous.chat_id if previous else None)
+    return ChannelLink(LinkOutcome.LINKED, caseworker, previous.chat_id if previous else None, previous)
+
+
+async def channel_refused(svc: Services, chat_id: int, previous: Channel | None) -> Channel | None:
+    """The newly linked chat refused the bot's first post (e.g. a channel where the bot is no admin):
+    unlink it, and put back the channel it replaced, if any. Returns the channel now in use."""
+    now = svc.now()
+    async with svc.storage.transaction() as repo:
+        channel = await repo.unlink_chat(chat_id, now)
+        if channel is None:
+            return None
+        await repo.audit(f"caseworker:{channel.caseworker_id}", "channel_refused_post", now)
+        if previous is None or previous.chat_id == chat_id or await repo.channel_by_chat(previous.chat_id):
+            return None
+        await repo.link_channel(channel.caseworker_id, previous.chat_id, previous.chat_type, previous.title, now)
+        await repo.audit(f"caseworker:{channel.caseworker_id}", f"channel_restored:{previous.chat_type}", now)
+        return await repo.active_channel(channel.caseworker_id)
 
 
 async def unlink_chat(svc: Services, chat_id: int) -> Channel | None:

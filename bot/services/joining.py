@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.domain.instruments import Role
@@ -24,6 +24,7 @@ class JoinOutcome(Enum):
     INVALID = "invalid"
     THROTTLED = "throttled"
     DUPLICATE = "duplicate"  # the same update delivered twice
+    ACCOUNT_IN_USE = "account_in_use"  # an enrolment link opened by another active caseworker's account
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,22 @@ async def redeem(
             if invitation.expires_at <= now
             else None
         )
+        if invitation is not None and reason is None and invitation.purpose == "caseworker":
+            refused = await _caseworker_link_refused(repo, invitation.caseworker_id, telegram_user_id, now)
+            if refused is not None:
+                return refused
         if invitation is None or reason is not None or not await repo.use_invitation(invitation.id, now):
             await repo.record_token_failure(telegram_user_id, now)
             log.info("join refused: token %s", reason or "used")
             return JoinResult(JoinOutcome.INVALID)
         if invitation.purpose == "caseworker":
             assert invitation.caseworker_id is not None
+            holder = await repo.caseworker_by_user(telegram_user_id)
+            if holder is not None and holder.id != invitation.caseworker_id:
+                # Only a disabled row gets here (see _caseworker_link_refused): the account moves to the
+                # new row; the old one keeps its history and audit trail under its own id.
+                await repo.unlink_caseworker_user(holder.id)
+                await repo.audit(f"caseworker:{invitation.caseworker_id}", f"account_moved_from:{holder.id}", now)
             await repo.link_caseworker_user(invitation.caseworker_id, telegram_user_id, language, now)
             await repo.audit(f"caseworker:{invitation.caseworker_id}", "enrolled", now)
             return JoinResult(JoinOutcome.CASEWORKER_LINKED, caseworker_id=invitation.caseworker_id, language=language)
@@ -97,6 +108,29 @@ async def _own_invitation_again(
         return JoinResult(JoinOutcome.ALREADY_JOINED, respondent.id, respondent.role, language=respondent.language)
     if respondent.status in ("consenting", "declined"):
         return JoinResult(JoinOutcome.ASK_CONSENT, respondent.id, respondent.role, language=respondent.language)
+    return None
+
+
+async def _caseworker_link_refused(
+    repo: Repository, caseworker_id: int | None, telegram_user_id: int, now: datetime
+) -> JoinResult | None:
+    """Why a valid enrolment link can't be redeemed by this account, or None when it can.
+
+    A disabled caseworker's link is dead (like an expired one). An account already linked to another
+    *active* caseworker is refused and the link is left unused: one account is one person's access,
+    and silently moving it would take it away from the row it belongs to (and its cases). The person
+    is told; the link still works for them once the other access is closed, or for its rightful owner.
+    """
+    target = await repo.caseworker(caseworker_id) if caseworker_id is not None else None
+    if target is None or not target.active:
+        await repo.record_token_failure(telegram_user_id, now)
+        log.info("join refused: enrolment link of a disabled caseworker")
+        return JoinResult(JoinOutcome.INVALID)
+    holder = await repo.caseworker_by_user(telegram_user_id)
+    if holder is not None and holder.id != target.id and holder.active:
+        await repo.audit(f"caseworker:{holder.id}", f"enrolment_refused_account_in_use:{target.id}", now)
+        log.info("join refused: the account already belongs to another active caseworker")
+        return JoinResult(JoinOutcome.ACCOUNT_IN_USE, caseworker_id=holder.id, language=holder.language)
     return None
 
 

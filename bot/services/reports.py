@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.instruments import AgeBand, instrument
 from bot.domain.interpretation import Course, classify, cutoff
-from bot.services.cases import own_case
+from bot.services.cases import audit_shown, own_case
 from bot.services.context import Services
 from bot.services.questionnaire import ITEM_COUNT, ORS_ITEMS, measurement
 from bot.storage.models import Alert, Case, Caseworker, Meeting, Respondent
@@ -55,7 +55,7 @@ async def overview(svc: Services, caseworker: Caseworker, *, audit: bool = True)
         statuses = await repo.latest_questionnaire_status(ids)
         alerts = await repo.reports.open_alert_counts(case_ids)
         if audit:
-            await repo.audit(f"caseworker:{caseworker.id}", "cases_listed", now, detail=str(len(cases)))
+            await audit_shown(repo, caseworker, "cases_listed", cases, now)
     trends = _trends(respondents, history, statuses)
     by_case: dict[int, list[RespondentTrend]] = defaultdict(list)
     for trend in trends:
@@ -166,7 +166,8 @@ async def digest(svc: Services, caseworker: Caseworker) -> Digest:
     cases = await overview(svc, caseworker, audit=False)
     async with svc.storage.transaction() as repo:
         alerts = await repo.open_alerts_of_caseworker(caseworker.id)
-        await repo.audit(f"caseworker:{caseworker.id}", "digest_built", svc.now())
+        # Every case in the digest (its alerts are of these cases only).
+        await audit_shown(repo, caseworker, "digest_built", [o.case for o in cases], svc.now())
     by_id = {o.case.id: o.case for o in cases}
     return Digest(
         caseworker=caseworker,
@@ -178,48 +179,76 @@ async def digest(svc: Services, caseworker: Caseworker) -> Digest:
     )
 
 
+# A figure computed from fewer people than this is not shown in a team report: with one family in a
+# group, an "average" is that family's own answer.
+MIN_GROUP = 5
+
+
 @dataclass(frozen=True)
 class CaseworkerFigures:
     name: str
     open_cases: int
     meetings: int
-    sent: int
-    answered: int
+    sent: int | None  # None: from fewer than MIN_GROUP people, not shown
+    answered: int | None
 
 
 @dataclass(frozen=True)
 class TeamReport:
+    """Aggregates only. A figure from 1 to MIN_GROUP - 1 people is None (and named in `suppressed`)."""
+
     team: str
     since: datetime
     until: datetime
-    sent: int
-    answered: int
-    courses: dict[Course, int] = field(default_factory=dict)
+    sent: int | None
+    answered: int | None
+    courses: dict[Course, int] = field(default_factory=dict)  # empty when suppressed
     average_srs: float | None = None  # tenths
     per_caseworker: tuple[CaseworkerFigures, ...] = ()
+    course_respondents: int = 0
+    suppressed: frozenset[str] = frozenset()  # of "response", "srs", "courses"
+    min_group: int = MIN_GROUP
 
     @property
     def response_rate(self) -> float | None:
-        return self.answered / self.sent if self.sent else None
+        return self.answered / self.sent if self.sent and self.answered is not None else None
 
     @property
     def respondents_with_course(self) -> int:
-        return sum(self.courses.values())
+        return self.course_respondents
 
 
 _SENT = ("sent", "in_progress", "completed", "declined", "expired")
 
 
+def _too_few(people: int) -> bool:
+    return 0 < people < MIN_GROUP
+
+
+def _hidden_rows(people: dict[int, int]) -> set[int]:
+    """Caseworkers whose response figures are not shown: each from too few people, and, when that
+    leaves the hidden rows together with too few people, the next smallest rows too, so that no hidden
+    row can be worked out by subtracting the shown rows from the team's total."""
+    hidden = {cw for cw, n in people.items() if _too_few(n)}
+    shown = sorted((n, cw) for cw, n in people.items() if cw not in hidden and n > 0)
+    while hidden and shown and _too_few(sum(people[cw] for cw in hidden)):
+        hidden.add(shown.pop(0)[1])
+    return hidden
+
+
 async def team_report(svc: Services, leader: Caseworker, *, days: int = 7, until: datetime | None = None) -> TeamReport:
-    """Aggregates for the leader's team (everyone when the leader has no team): never a label or an answer."""
+    """Aggregates for the leader's team (everyone when the leader has no team): never a label or an answer,
+    and no figure that comes from fewer than MIN_GROUP people."""
     until = until or svc.now()
     since = until - timedelta(days=days)
     t = svc.policy.thresholds
     async with svc.storage.transaction() as repo:
-        staff = await repo.reports.team_caseworkers(leader.team or None)
+        staff = [c for c in await repo.reports.team_caseworkers(leader.team or None) if c.active]
         ids = [c.id for c in staff]
         counts = await repo.reports.questionnaire_counts(ids, since, until)
+        people = await repo.reports.respondent_counts(ids, since, until, _SENT)
         srs = await repo.reports.srs_totals(ids, since, until)
+        srs_people = await repo.reports.srs_respondent_count(ids, since, until)
         courses_raw = await repo.reports.first_and_latest_ors(ids)
         meetings = await repo.reports.meeting_counts(ids, since, until)
         open_cases = await repo.reports.open_case_counts(ids)
@@ -227,24 +256,37 @@ async def team_report(svc: Services, leader: Caseworker, *, days: int = 7, until
     courses: dict[Course, int] = dict.fromkeys(Course, 0)
     for _rid, first, latest, band in courses_raw:
         courses[classify(first, latest, cutoff(AgeBand(band), t), t.reliable_change)] += 1
+    sent = {c.id: sum(counts.get((c.id, s), 0) for s in _SENT) for c in staff}
+    answered = {c.id: counts.get((c.id, "completed"), 0) for c in staff}
+    hidden = _hidden_rows({c.id: people.get(c.id, 0) for c in staff})
     figures = tuple(
         CaseworkerFigures(
             name=c.name,
             open_cases=open_cases.get(c.id, 0),
             meetings=meetings.get(c.id, 0),
-            sent=sum(counts.get((c.id, s), 0) for s in _SENT),
-            answered=counts.get((c.id, "completed"), 0),
+            sent=None if c.id in hidden else sent[c.id],
+            answered=None if c.id in hidden else answered[c.id],
         )
         for c in staff
-        if c.active
     )
+    suppressed = {
+        name
+        for name, n in (
+            ("response", sum(people.values())),
+            ("srs", srs_people),
+            ("courses", len(courses_raw)),
+        )
+        if _too_few(n)
+    }
     return TeamReport(
         team=leader.team,
         since=since,
         until=until,
-        sent=sum(f.sent for f in figures),
-        answered=sum(f.answered for f in figures),
-        courses=courses,
-        average_srs=sum(srs) / len(srs) if srs else None,
+        sent=None if "response" in suppressed else sum(sent.values()),
+        answered=None if "response" in suppressed else sum(answered.values()),
+        courses={} if "courses" in suppressed else courses,
+        average_srs=sum(srs) / len(srs) if srs and "srs" not in suppressed else None,
         per_caseworker=figures,
+        course_respondents=len(courses_raw),
+        suppressed=frozenset(suppressed),
     )

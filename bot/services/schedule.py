@@ -29,7 +29,8 @@ def next_occurrence(now: datetime, at: time, weekdays: tuple[int, ...], tz: Zone
 
 
 async def plan_periodic(svc: Services) -> int:
-    """Make sure each active caseworker's next digest and each leader's next team report is queued."""
+    """Make sure each active caseworker's (and leader's) next digest and each leader's next team report
+    is queued."""
     now = svc.now()
     p = svc.policy
     digest_at = next_occurrence(now, p.digest_time, p.digest_weekdays, p.timezone)
@@ -39,13 +40,13 @@ async def plan_periodic(svc: Services) -> int:
         for caseworker in await repo.caseworkers():
             if not caseworker.active or caseworker.telegram_user_id is None:
                 continue
+            # Everyone gets a digest of their own cases (a leader with cases too; without any, the
+            # digest job sends nothing); leaders also get the team report.
+            planned = [("digest", f"cw:{caseworker.id}:digest:{digest_at.date().isoformat()}", digest_at)]
             if caseworker.is_leader:
-                key = f"cw:{caseworker.id}:report:{report_at.date().isoformat()}"
-                kind, due = "team_report", report_at
-            else:
-                key = f"cw:{caseworker.id}:digest:{digest_at.date().isoformat()}"
-                kind, due = "digest", digest_at
-            added += await repo.enqueue(
-                kind, key, due, now, chat_id=None, payload={"caseworker_id": caseworker.id}, priority=6
-            )
+                planned.append(("team_report", f"cw:{caseworker.id}:report:{report_at.date().isoformat()}", report_at))
+            for kind, key, due in planned:
+                added += await repo.enqueue(
+                    kind, key, due, now, chat_id=None, payload={"caseworker_id": caseworker.id}, priority=6
+                )
     return added

@@ -115,6 +115,19 @@ class Repository:
             == 1
         )
 
+    async def enable_caseworker(self, caseworker_id: int) -> bool:
+        return (
+            await self.conn.execute(
+                "UPDATE caseworkers SET disabled_at = NULL WHERE id = :id AND disabled_at IS NOT NULL",
+                {"id": caseworker_id},
+            )
+            == 1
+        )
+
+    async def unlink_caseworker_user(self, caseworker_id: int) -> None:
+        """Free the Telegram account of a caseworker row (it moves to another row)."""
+        await self.conn.execute("UPDATE caseworkers SET telegram_user_id = NULL WHERE id = :id", {"id": caseworker_id})
+
     async def set_caseworker_language(self, caseworker_id: int, language: str) -> None:
         await self.conn.execute(
             "UPDATE caseworkers SET language = :l WHERE id = :id", {"l": language, "id": caseworker_id}
@@ -333,6 +346,14 @@ class Repository:
             "UPDATE invitations SET revoked_at = :t WHERE respondent_id = :r AND "
             "used_at IS NULL AND revoked_at IS NULL",
             {"t": to_db_time(now), "r": respondent_id},
+        )
+
+    async def revoke_invitations_of_caseworker(self, caseworker_id: int, now: datetime) -> int:
+        """Unused enrolment links of a caseworker (not the family invitations they made)."""
+        return await self.conn.execute(
+            "UPDATE invitations SET revoked_at = :t WHERE purpose = 'caseworker' AND caseworker_id = :cw AND "
+            "used_at IS NULL AND revoked_at IS NULL",
+            {"t": to_db_time(now), "cw": caseworker_id},
         )
 
     async def record_token_failure(self, telegram_user_id: int, now: datetime) -> None:
@@ -781,6 +802,40 @@ class ReportQueries:
             {**names, "since": to_db_time(since), "until": to_db_time(until)},
         )
         return [int(r["total"]) for r in rows]
+
+    async def respondent_counts(
+        self, caseworker_ids: Sequence[int], since: datetime, until: datetime, statuses: Sequence[str]
+    ) -> dict[int, int]:
+        """caseworker -> distinct respondents with a questionnaire in `statuses` due in [since, until)
+        (the people a response rate is about; for the minimum group size of team reports)."""
+        if not caseworker_ids or not statuses:
+            return {}
+        names, placeholders = _in_list("w", caseworker_ids)
+        status_names = {f"s{i}": v for i, v in enumerate(statuses)}
+        rows = await self.conn.fetch_all(
+            "SELECT c.caseworker_id AS cw, COUNT(DISTINCT q.respondent_id) AS n FROM questionnaires q "
+            "JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id "
+            f"WHERE c.caseworker_id IN ({placeholders}) AND q.due_at >= :since AND q.due_at < :until "
+            f"AND q.status IN ({', '.join(':' + n for n in status_names)}) GROUP BY c.caseworker_id",
+            {**names, **status_names, "since": to_db_time(since), "until": to_db_time(until)},
+        )
+        return {int(r["cw"]): int(r["n"]) for r in rows}
+
+    async def srs_respondent_count(self, caseworker_ids: Sequence[int], since: datetime, until: datetime) -> int:
+        """Distinct respondents behind `srs_totals` (same questionnaires)."""
+        if not caseworker_ids:
+            return 0
+        names, placeholders = _in_list("w", caseworker_ids)
+        row = await self.conn.fetch_one(
+            "SELECT COUNT(DISTINCT t.rid) AS n FROM (SELECT q.respondent_id AS rid FROM questionnaires q "
+            "JOIN answers a ON a.questionnaire_id = q.id "
+            "JOIN meetings m ON m.id = q.meeting_id JOIN cases c ON c.id = m.case_id "
+            f"WHERE c.caseworker_id IN ({placeholders}) AND q.status = 'completed' "
+            "AND q.completed_at >= :since AND q.completed_at < :until AND a.position >= 4 "
+            "GROUP BY q.id, q.respondent_id HAVING COUNT(a.value) = 4) t",
+            {**names, "since": to_db_time(since), "until": to_db_time(until)},
+        )
+        return int(row["n"]) if row else 0
 
     async def first_and_latest_ors(self, caseworker_ids: Sequence[int]) -> list[tuple[int, int, int, str]]:
         """(respondent, first ORS total, latest ORS total, age band) for respondents of open cases

@@ -32,6 +32,8 @@ from bot.views.common import Button, Out, esc, join_words, lines, rows
 
 ALERT_MARK = "⚠️"
 MAX_TEXT = 4000  # Telegram allows 4096 characters; leave room for markup
+MAX_CAPTION = 1000  # a photo's caption: 1024
+PICK_LIMIT = 60  # cases offered as buttons (Telegram allows 100 buttons in a message)
 GOOD_MARK = "🌱"
 
 
@@ -54,6 +56,19 @@ def welcome(caseworker: Caseworker) -> Out:
             ),
             "",
             _("Skriv /hjaelp for at se dine kommandoer."),
+        )
+    )
+
+
+def account_in_use() -> Out:
+    return Out(
+        lines(
+            _("Din Telegram-konto er allerede koblet til en anden rådgiveradgang i FIT-bot, så linket er ikke brugt."),
+            "",
+            _(
+                "En konto kan kun høre til én adgang. Bed den, der gav dig linket, om at lukke den gamle "
+                "adgang først. Så kan du bruge linket igen, indtil det udløber."
+            ),
         )
     )
 
@@ -123,10 +138,14 @@ def case_error(error: CaseError, label: str | None = None) -> Out:
     return Out(texts[error].format(label=f"<b>{esc(label)}</b>" if label else ""))
 
 
+def case_not_found_popup() -> str:
+    return _("Jeg kan ikke finde den sag blandt dine sager.")
+
+
 def pick_case(cases: Sequence[Case], action: str, prompt: str) -> Out:
     if not cases:
         return Out(_("Du har ingen åbne sager. Opret en med /nysag."))
-    buttons = [Button(c.label, f"pc:{action}:{c.id}") for c in cases[:60]]
+    buttons = [Button(c.label, f"pc:{action}:{c.id}") for c in cases[:PICK_LIMIT]]
     return Out(prompt, buttons=rows(buttons, 3))
 
 
@@ -233,9 +252,9 @@ def _status_name(status: str) -> str:
     }.get(status, status)
 
 
-def cases_overview(cases: Sequence[CaseOverview], thresholds: Thresholds) -> Out:
+def cases_overview(cases: Sequence[CaseOverview], thresholds: Thresholds) -> list[Out]:
     if not cases:
-        return Out(_("Du har ingen åbne sager. Opret en med /nysag."))
+        return [Out(_("Du har ingen åbne sager. Opret en med /nysag."))]
     blocks = ["<b>" + ngettext("{count} åben sag", "{count} åbne sager", len(cases)).format(count=len(cases)) + "</b>"]
     for o in cases:
         head = f"<b>{esc(o.case.label)}</b> ({band_name(o.case.age_band)})"
@@ -251,24 +270,63 @@ def cases_overview(cases: Sequence[CaseOverview], thresholds: Thresholds) -> Out
         ]
         blocks.append(lines(head, *body))
     text = "\n\n".join(blocks)
-    return Out(_truncate(text), buttons=rows([Button(o.case.label, f"pc:sag:{o.case.id}") for o in cases[:30]], 3))
+    return _messages(text, buttons=rows([Button(o.case.label, f"pc:sag:{o.case.id}") for o in cases[:30]], 3))
 
 
-def _truncate(text: str, limit: int = MAX_TEXT) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text.rfind("\n\n", 0, limit)
-    return text[: cut if cut > 0 else limit] + "\n\n" + _("(listen er forkortet)")
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """A long text as messages of at most `limit` characters, cut only between lines, nothing dropped.
+
+    Our HTML never spans lines, so each part is valid on its own; a part does not start or end with
+    blank lines. (A single line longer than `limit` cannot occur in these texts; it would be cut.)
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        while len(line) > limit:
+            parts.append(line[:limit])
+            line = line[limit:]
+        if current and size + 1 + len(line) > limit:
+            parts.append("\n".join(current))
+            current, size = [], 0
+        if current or line.strip():
+            size += (1 if current else 0) + len(line)
+            current.append(line)
+    if current:
+        parts.append("\n".join(current))
+    return [p.strip("\n") for p in parts if p.strip()] or [""]
+
+
+def _messages(text: str, *, buttons: tuple[tuple[Button, ...], ...] = (), silent: bool = False) -> list[Out]:
+    """A text as one or more messages; the buttons go with the last one, only the first may notify."""
+    texts = split_text(text)
+    return [Out(t, buttons=buttons if i == len(texts) - 1 else (), silent=silent or i > 0) for i, t in enumerate(texts)]
+
+
+def _with_chart(text: str, photo: bytes | None, photo_name: str, caption: str, *, silent: bool = False) -> list[Out]:
+    """A chart with the text as its caption when it fits (1024 characters), else with a short caption
+    and the full text in messages of its own."""
+    if photo is None:
+        return _messages(text, silent=silent)
+    if len(text) <= MAX_CAPTION:
+        return [Out(text, photo=photo, photo_name=photo_name, silent=silent)]
+    return [Out(caption, photo=photo, photo_name=photo_name, silent=silent), *_messages(text, silent=True)]
+
+
+def charted(respondent_trends: Sequence[RespondentTrend]) -> RespondentTrend | None:
+    """The respondent whose course the chart shows: the one with the most meetings."""
+    if not respondent_trends:
+        return None
+    trend = max(respondent_trends, key=lambda t: len(t.meeting_times))
+    return trend if trend.meeting_times else None
 
 
 def chart(
     respondent_trends: Sequence[RespondentTrend], band: AgeBand, thresholds: Thresholds, tz: ZoneInfo, title: str
 ) -> bytes | None:
     """The FIT graph for one respondent's course (the one with the most meetings)."""
-    if not respondent_trends:
-        return None
-    trend = max(respondent_trends, key=lambda t: len(t.meeting_times))
-    if not trend.meeting_times:
+    trend = charted(respondent_trends)
+    if trend is None:
         return None
     points = [
         ChartPoint(format_date_short(at, tz), ors, srs)
@@ -289,7 +347,8 @@ def chart(
     )
 
 
-def case_detail(detail: CaseDetail, thresholds: Thresholds, tz: ZoneInfo) -> Out:
+def case_detail(detail: CaseDetail, thresholds: Thresholds, tz: ZoneInfo) -> list[Out]:
+    """The chart with a short caption, then every score in messages of their own (nothing cut)."""
     case = detail.case
     parts = [
         f"<b>{esc(case.label)}</b> · {band_name(case.age_band)}" + ("" if case.is_open else " · " + _("lukket")),
@@ -315,9 +374,16 @@ def case_detail(detail: CaseDetail, thresholds: Thresholds, tz: ZoneInfo) -> Out
     open_alerts = [a for a in detail.alerts if a.acknowledged_at is None and a.severity != "positive"]
     if open_alerts:
         parts += ["", f"{ALERT_MARK} <b>" + _("Åbne advarsler") + "</b>"]
-        parts += [f"• {alert_text(a)}" for a in open_alerts[-10:]]
+        parts += [f"• {alert_text(a)}" for a in open_alerts]
+    text = _messages(lines(*parts))
     photo = chart(detail.respondents, case.age_band, thresholds, tz, _("Sag {label}").format(label=case.label))
-    return Out(_truncate(lines(*parts), 1000 if photo else 4000), photo=photo, photo_name=f"{case.label}.png")
+    shown = charted(detail.respondents)
+    if photo is None or shown is None:
+        return text
+    caption = _("FIT-graf for {role} i sag {label}").format(
+        role=role_name(shown.respondent.role), label=f"<b>{esc(case.label)}</b>"
+    )
+    return [Out(caption, photo=photo, photo_name=f"{case.label}.png"), *text]
 
 
 def alert_text(alert: Alert) -> str:
@@ -348,13 +414,15 @@ def alert_post(
     return Out(lines(*parts), buttons=((Button("✅ " + _("Set / håndteret"), f"ack:{alerts[0].id}"),),))
 
 
+def _summary_head(case: Case, trend: RespondentTrend) -> str:
+    return (
+        "<b>" + _("Nye svar i sag {label}").format(label=esc(case.label)) + f"</b> · {role_name(trend.respondent.role)}"
+    )
+
+
 def summary_caption(case: Case, trend: RespondentTrend, findings: Sequence[Alert], thresholds: Thresholds) -> str:
     ors = [t for t in trend.ors_totals if t is not None]
-    parts = [
-        "<b>"
-        + _("Nye svar i sag {label}").format(label=esc(case.label))
-        + f"</b> · {role_name(trend.respondent.role)}",
-    ]
+    parts = [_summary_head(case, trend)]
     if ors:
         line = _("ORS {total}").format(total=format_points(ors[-1]))
         if len(ors) >= 2:
@@ -380,10 +448,12 @@ def summary_caption(case: Case, trend: RespondentTrend, findings: Sequence[Alert
     return lines(*parts)
 
 
-def summary(case: Case, trend: RespondentTrend, findings: Sequence[Alert], thresholds: Thresholds, tz: ZoneInfo) -> Out:
-    caption = summary_caption(case, trend, findings, thresholds)
+def summary(
+    case: Case, trend: RespondentTrend, findings: Sequence[Alert], thresholds: Thresholds, tz: ZoneInfo
+) -> list[Out]:
+    text = summary_caption(case, trend, findings, thresholds)
     photo = chart([trend], case.age_band, thresholds, tz, _("Sag {label}").format(label=case.label))
-    return Out(_truncate(caption, 1000), photo=photo, photo_name=f"{case.label}.png", silent=True)
+    return _with_chart(text, photo, f"{case.label}.png", _summary_head(case, trend), silent=True)
 
 
 def combined_summaries(
@@ -417,6 +487,22 @@ def channel_linked(caseworker: Caseworker) -> Out:
     )
 
 
+def channel_refused(title: str, in_use: Channel | None) -> Out:
+    where = (
+        _('Opsummeringer og advarsler kommer stadig i "{title}".').format(title=esc(in_use.title or in_use.chat_id))
+        if in_use
+        else _("Indtil du kobler en kanal, sender jeg advarsler og opsummeringer her.")
+    )
+    return Out(
+        lines(
+            _('Jeg kan ikke skrive i "{title}", så den er ikke koblet.').format(title=esc(title)),
+            "",
+            _("Fjern mig fra chatten, og tilføj mig igen som administrator med ret til at sende beskeder."),
+            where,
+        )
+    )
+
+
 def channel_unlinked_private() -> Out:
     return Out(_("Jeg er fjernet fra din kanal. Indtil du kobler en ny, sender jeg advarsler og opsummeringer her."))
 
@@ -437,10 +523,6 @@ def channel_status(channel: Channel | None, tz: ZoneInfo) -> Out:
     )
 
 
-def not_a_caseworker() -> Out:
-    return Out(_("Den kommando er kun for rådgivere."))
-
-
 def acknowledged_popup(already: bool) -> str:
     return _("Den var allerede markeret som set.") if already else _("Markeret som set.")
 
@@ -448,18 +530,17 @@ def acknowledged_popup(already: bool) -> str:
 # --- digests and reports ------------------------------------------------------------------------
 
 
-def digest(d: Digest, thresholds: Thresholds, tz: ZoneInfo, now: datetime) -> Out:
+def digest(d: Digest, thresholds: Thresholds, tz: ZoneInfo, now: datetime) -> list[Out]:
+    """What needs attention first, then one line per open case; as many messages as that takes."""
     parts = [
         "<b>" + _("Dagens oversigt, {date}").format(date=format_date_long(now, tz)) + "</b>",
         "",
     ]
     if d.needs_attention:
         parts.append(f"{ALERT_MARK} <b>" + _("Kræver opmærksomhed") + "</b>")
-        for case, alert in d.open_alerts[:20]:
+        for case, alert in d.open_alerts:
             parts.append(f"• {esc(case.label)}: {alert_text(alert)}")
-        if len(d.open_alerts) > 20:
-            parts.append("  " + _("… og {count} flere").format(count=len(d.open_alerts) - 20))
-        for case, trend in d.no_response[:20]:
+        for case, trend in d.no_response:
             parts.append(
                 "• "
                 + _("{label}: {role} svarede ikke efter sidste møde").format(
@@ -477,35 +558,49 @@ def digest(d: Digest, thresholds: Thresholds, tz: ZoneInfo, now: datetime) -> Ou
         if o.respondents:
             line += ": " + "; ".join(_respondent_line(t, thresholds.reliable_change) for t in o.respondents)
         parts.append(line)
-    return Out(_truncate(lines(*parts)), silent=not d.needs_attention)
+    return _messages(lines(*parts), silent=not d.needs_attention)
 
 
 def _percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)} %" if whole else "–"
 
 
-def team_report(report: TeamReport, tz: ZoneInfo) -> Out:
+def team_report(report: TeamReport, tz: ZoneInfo) -> list[Out]:
+    """Aggregates only; a figure from too few people says so instead of showing a value."""
+    too_few = _("for få til at vise (under {count} personer)").format(count=report.min_group)
     n = report.respondents_with_course
     improved = report.courses.get(Course.IMPROVED, 0) + report.courses.get(Course.RECOVERED, 0)
+    if report.sent is None or report.answered is None:
+        response = _("Svarprocent: {rate}").format(rate=too_few)
+    else:
+        response = _("Svarprocent: {rate} ({answered} af {sent} skemaer)").format(
+            rate=_percent(report.answered, report.sent), answered=report.answered, sent=report.sent
+        )
+    if "srs" in report.suppressed:
+        srs = too_few
+    else:
+        srs = format_points(round(report.average_srs)) if report.average_srs is not None else "–"
+    if "courses" in report.suppressed:
+        courses = [_("Fremgang, uændret og tilbagegang: {share}").format(share=too_few)]
+    else:
+        courses = [
+            _("Sikker fremgang: {share}").format(share=_percent(improved, n))
+            + " · "
+            + _("heraf klinisk betydende: {share}").format(share=_percent(report.courses.get(Course.RECOVERED, 0), n)),
+            _("Uændret: {share}").format(share=_percent(report.courses.get(Course.UNCHANGED, 0), n)),
+            _("Sikker tilbagegang: {share}").format(share=_percent(report.courses.get(Course.DETERIORATED, 0), n)),
+        ]
     parts = [
         "<b>" + _("Ugerapport {team}").format(team=esc(report.team) if report.team else "").strip() + "</b>",
         _("{since} til {until}").format(
             since=format_date_short(report.since, tz), until=format_date_short(report.until, tz)
         ),
         "",
-        _("Svarprocent: {rate} ({answered} af {sent} skemaer)").format(
-            rate=_percent(report.answered, report.sent), answered=report.answered, sent=report.sent
-        ),
-        _("Gennemsnitlig SRS: {value}").format(
-            value=format_points(round(report.average_srs)) if report.average_srs is not None else "–"
-        ),
+        response,
+        _("Gennemsnitlig SRS: {value}").format(value=srs),
         "",
         "<b>" + _("Forløb (første til seneste ORS, åbne sager)") + "</b>",
-        _("Sikker fremgang: {share}").format(share=_percent(improved, n))
-        + " · "
-        + _("heraf klinisk betydende: {share}").format(share=_percent(report.courses.get(Course.RECOVERED, 0), n)),
-        _("Uændret: {share}").format(share=_percent(report.courses.get(Course.UNCHANGED, 0), n)),
-        _("Sikker tilbagegang: {share}").format(share=_percent(report.courses.get(Course.DETERIORATED, 0), n)),
+        *courses,
         ngettext(
             "({count} respondent med mindst to målinger)", "({count} respondenter med mindst to målinger)", n
         ).format(count=n),
@@ -513,9 +608,23 @@ def team_report(report: TeamReport, tz: ZoneInfo) -> Out:
         "<b>" + _("Pr. rådgiver") + "</b>",
     ]
     for f in report.per_caseworker:
+        if f.sent is None or f.answered is None:
+            parts.append(
+                _("{name}: {cases} åbne sager, {meetings} møder, besvaret: {share}").format(
+                    name=esc(f.name), cases=f.open_cases, meetings=f.meetings, share=too_few
+                )
+            )
+            continue
         parts.append(
             _("{name}: {cases} åbne sager, {meetings} møder, {answered}/{sent} besvaret").format(
                 name=esc(f.name), cases=f.open_cases, meetings=f.meetings, answered=f.answered, sent=f.sent
             )
         )
-    return Out(_truncate(lines(*parts)))
+    if report.suppressed or any(f.sent is None for f in report.per_caseworker):
+        parts += [
+            "",
+            _("Tal fra færre end {count} personer vises ikke, så ingen families svar kan genkendes.").format(
+                count=report.min_group
+            ),
+        ]
+    return _messages(lines(*parts))
