@@ -205,6 +205,8 @@ def build(
         limiter,
         jobs.registry(),
         on_unreachable=jobs.on_unreachable,
+        on_migrated=jobs.on_migrated,
+        on_failed=jobs.on_failed,
         batch_kinds=frozenset({"summary"}),
     )
     svc.wake = dispatcher.wake

@@ -17,7 +17,7 @@ from telegram import Bot
 from telegram.error import RetryAfter
 
 from bot.delivery import sender
-from bot.delivery.dispatcher import Done, Job
+from bot.delivery.dispatcher import Done, Job, Later, Undeliverable
 from bot.delivery.limits import FloodLimiter
 from bot.i18n import use_language
 from bot.services import questionnaire, reports
@@ -71,11 +71,20 @@ class Jobs:
 
     # --- family -----------------------------------------------------------------------------------
 
+    def _not_in_quiet_hours(self) -> None:
+        """A family is never written to in quiet hours, however late a row runs (a catch-up after
+        downtime, a 429's wait, a backoff): the row waits for the next allowed time instead."""
+        now = self.svc.now()
+        allowed = self.svc.policy.family_time(now)
+        if allowed > now:
+            raise Later(allowed, "quiet hours")
+
     async def prompt(self, row: OutboxRow) -> Done:
         qid = int(row.payload["questionnaire_id"])
         prompt = await questionnaire.prepare_prompt(self.svc, qid)
         if prompt is None:
             return Done("not needed")
+        self._not_in_quiet_hours()
         with use_language(prompt.language):
             message = await sender.send(self.bot, prompt.chat_id, family_views.prompt(qid), bulk=True)
         await questionnaire.prompt_sent(self.svc, qid, prompt.chat_id, message.message_id)
@@ -87,6 +96,7 @@ class Jobs:
         prompt = await questionnaire.prepare_reminder(self.svc, qid)
         if prompt is None:
             return Done("not needed")
+        self._not_in_quiet_hours()
         with use_language(prompt.language):
             message = await sender.send(self.bot, prompt.chat_id, family_views.reminder(qid), bulk=True)
         await questionnaire.reminder_sent(self.svc, qid, prompt.chat_id, message.message_id)
@@ -118,6 +128,20 @@ class Jobs:
             return caseworker, caseworker.telegram_user_id
         return None
 
+    async def _required_destination(self, caseworker_id: int) -> tuple[Caseworker, int]:
+        """Where a post that must reach its caseworker goes; a disabled or never-linked caseworker is a
+        failure `fitbot status` counts (outcome 'no destination: ...'), not something done."""
+        destination = await self._destination(caseworker_id)
+        if destination is not None:
+            return destination
+        async with self.svc.storage.transaction() as repo:
+            caseworker = await repo.caseworker(caseworker_id)
+        if caseworker is None:
+            raise Undeliverable("no destination: caseworker unknown")
+        if not caseworker.active:
+            raise Undeliverable("no destination: caseworker disabled")
+        raise Undeliverable("no destination: caseworker has no chat")
+
     async def _summary_parts(self, qid: int) -> tuple[Case, RespondentTrend, list[Alert]] | None:
         async with self.svc.storage.transaction() as repo:
             q = await repo.questionnaire(qid)
@@ -143,10 +167,7 @@ class Jobs:
     async def summary(self, row: OutboxRow) -> Done:
         """One answered questionnaire; or, when several are due for one chat (row.siblings), all of
         them combined into as few posts as fit."""
-        destination = await self._destination(int(row.payload["caseworker_id"]))
-        if destination is None:
-            return Done("no destination")
-        caseworker, chat_id = destination
+        caseworker, chat_id = await self._required_destination(int(row.payload["caseworker_id"]))
         rows = [row, *row.siblings]
         # Fresh rows (due when they were made) may be held back once; rows already held back go now.
         fresh = all(r.created_at is None or r.due_at - r.created_at < timedelta(seconds=1) for r in rows)
@@ -175,10 +196,7 @@ class Jobs:
         return Done("sent" if len(rows) == 1 else f"combined {len(rows)}")
 
     async def alert(self, row: OutboxRow) -> Done:
-        destination = await self._destination(int(row.payload["caseworker_id"]))
-        if destination is None:
-            return Done("no destination")
-        caseworker, chat_id = destination
+        caseworker, chat_id = await self._required_destination(int(row.payload["caseworker_id"]))
         async with self.svc.storage.transaction() as repo:
             alerts = [a for i in row.payload["alert_ids"] if (a := await repo.alert(int(i))) is not None]
             case = await repo.case(alerts[0].case_id) if alerts else None
@@ -230,6 +248,20 @@ class Jobs:
             if channel is not None:
                 await repo.audit(f"caseworker:{channel.caseworker_id}", "channel_lost", self.svc.now())
         return channel is not None
+
+    async def on_migrated(self, row: OutboxRow, chat_id: int, new_chat_id: int) -> bool:
+        """A caseworker's group became a supergroup: the link (and what is queued for it) moves to the
+        new chat id, and the row is sent there."""
+        async with self.svc.storage.transaction() as repo:
+            channel = await repo.move_chat(chat_id, new_chat_id)
+            if channel is not None:
+                await repo.audit(f"caseworker:{channel.caseworker_id}", "channel_migrated", self.svc.now())
+        return channel is not None
+
+    async def on_failed(self, row: OutboxRow) -> None:
+        """A prompt given up on for good (a 400, say) closes its questionnaire: never left 'scheduled'."""
+        if row.kind == "prompt":
+            await questionnaire.cancel_unsent(self.svc, int(row.payload["questionnaire_id"]))
 
 
 def _in_language(language: str, fn: Callable[[], Out]) -> Out:
