@@ -204,8 +204,10 @@ def build(
         .build()
     )
     application.updater = Updater(
-        ConfirmAfterHandling(application.bot, application.update_queue), application.update_queue
-    )  # type: ignore[arg-type]
+        # getUpdates bypasses PTB's rate limiter: polling reports its contacts itself, for `fitbot status`.
+        ConfirmAfterHandling(application.bot, application.update_queue, on_contact=limiter.note_contact),  # type: ignore[arg-type]
+        application.update_queue,
+    )
     jobs = Jobs(application.bot, svc, limiter)
     dispatcher = Dispatcher(
         storage,

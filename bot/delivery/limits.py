@@ -152,6 +152,10 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
             wait = max(wait, self._chat_wait(chat_id, now))
         return max(0.0, wait)
 
+    def note_contact(self) -> None:
+        """The Bot API answered a request that did not pass through here (getUpdates)."""
+        self.last_success = self._now()
+
     def pause(self, chat_id: int | None, seconds: float) -> None:
         """After a 429: hold this chat (or, without a chat, all bulk sends) for `seconds`."""
         until = self._now() + seconds
