@@ -68,7 +68,7 @@ MAX_ATTEMPTS = 12
 MAX_BACKOFF = 600  # seconds
 SHELF_LIFE = {"digest": timedelta(days=4), "team_report": timedelta(days=14)}  # since the row was made
 NEVER_GIVE_UP = frozenset({"alert"})
-BATCH = 32
+BATCH = 64
 MAX_WAIT_IN_LINE = 20.0  # seconds; a row whose chat is held longer is put back with a later due time
 STOP_GRACE = 5.0  # seconds a stop (SIGTERM) gives the sends in hand before cutting them off
 
@@ -257,17 +257,24 @@ class Dispatcher:
         if all(self._claims.get(r.id, now) - now >= self.lease / 2 for r in rows):
             return True
         lease = now + self.lease
-        kept = True
+        held, lost = [], 0
         async with self.storage.transaction() as repo:
             for each in rows:
                 claim = self._claims.get(each.id)
                 if claim is not None and await repo.renew(each.id, claim, lease):
                     self._claims[each.id] = lease
+                    held.append(each)
                 else:
-                    kept = False
-        if not kept:
+                    lost += 1
+            if lost:
+                # Siblings still ours go back at once (for whoever claims them next), not left 'sending'.
+                for each in held:
+                    await repo.reschedule(
+                        each.id, now, "claim partly lost", claim=self._claims.pop(each.id), tried=False
+                    )
+        if lost:
             log.warning("%s row %d: claim lost to another dispatcher; not sending it here", row.kind, row.id)
-        return kept
+        return not lost
 
     async def _run_one(self, row: OutboxRow) -> int:
         job = self.jobs.get(row.kind)
@@ -327,6 +334,9 @@ class Dispatcher:
     async def _migrated(self, row: OutboxRow, exc: ChatMigrated) -> int:
         chat_id = exc.chat_id if isinstance(exc, Migrated) else row.chat_id
         log.warning("%s row %d: the group became a supergroup; moving its link", row.kind, row.id)
+        if row.attempts >= MAX_ATTEMPTS:  # moved again and again: something is wrong, not a new id
+            await self._fail(row, "400 chat migrated to a supergroup, again and again")
+            return 1
         if (
             self.on_migrated is not None
             and chat_id is not None

@@ -146,3 +146,46 @@ async def test_a_job_that_hangs_is_cut_off_well_inside_its_lease_and_tried_again
         (row,) = await repo.outbox_rows()
     assert (row.status, row.attempts, row.due_at) == ("pending", 1, clock.now() + backoff(1))
     assert (await outcomes(storage))["hang:0"] == ("pending", "network: job timed out")
+
+
+async def test_gathered_rows_partly_taken_over_are_put_back_not_stranded(
+    storage: Storage, make_storage: Callable[[], Storage], clock: FakeClock
+) -> None:
+    """Summaries for one channel are handed to one job together. When one of them was claimed by the other
+    instance meanwhile, the rest go back at once (not left 'sending' until their lease runs out) and are
+    sent on the next claim: each exactly once."""
+    sent: list[tuple[str, tuple[str, ...]]] = []
+    b: Dispatcher | None = None
+
+    async def slow(row: OutboxRow) -> Done:
+        clock.advance(minutes=3)
+        async with storage.transaction() as repo:  # summary:2's lease ran out (say, a clock step)
+            await repo.conn.execute(
+                "UPDATE outbox SET locked_until = :t WHERE dedupe_key = 'summary:2'",
+                {"t": "2000-01-01T00:00:00.000000Z"},
+            )
+        assert b is not None
+        await b.run_due()
+        return Done()
+
+    def summaries(who: str) -> Job:
+        async def send(row: OutboxRow) -> Done:
+            sent.append((who, tuple(r.dedupe_key for r in (row, *row.siblings))))
+            return Done()
+
+        return send
+
+    other = make_storage()
+    await other.open(START)
+    limiter = FloodLimiter(monotonic=clock_time(clock.now))
+    gather = frozenset({"summary"})
+    a = Dispatcher(storage, clock.now, limiter, {"slow": slow, "summary": summaries("a")}, batch_kinds=gather)
+    b = Dispatcher(other, clock.now, limiter, {"slow": slow, "summary": summaries("b")}, batch_kinds=gather)
+    async with storage.transaction() as repo:
+        await repo.enqueue("slow", "slow:0", START, START, chat_id=-100, priority=1)
+        for n in range(3):
+            await repo.enqueue("summary", f"summary:{n}", START, START, chat_id=-100)
+    clock.set(START)
+    await a.run_due()
+    assert sorted(sent) == [("a", ("summary:0", "summary:1")), ("b", ("summary:2",))]
+    assert {status for status, _ in (await outcomes(storage)).values()} == {"done"}
