@@ -110,16 +110,24 @@ class FitBot:
         )
 
     async def stop(self) -> None:
+        """What run_polling does on SIGTERM, in PTB's order (see build: post_stop, then post_shutdown)."""
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
         if self.application.running:
             await self.application.stop()
-        await self.stop_services()
+        await self.drain()
         await self.application.shutdown()
+        await self.stop_services()
+
+    async def drain(self) -> None:
+        """Let the dispatcher finish the send in hand. Runs while the bot's HTTP client is still open:
+        PTB's shutdown() closes it, and a send cut off there would count as a failed try (and might have
+        reached Telegram, so it would be sent again)."""
+        await self.dispatcher.stop()
 
     async def stop_services(self) -> None:
-        await self.dispatcher.stop()
+        await self.dispatcher.stop()  # a no-op after drain(); here for a start-up that failed half-way
         await self.record_contact()
         await self.storage.close()
         self._stack.close()
@@ -191,8 +199,10 @@ def build(
         .build()
     )
     application.updater = Updater(
-        ConfirmAfterHandling(application.bot, application.update_queue), application.update_queue
-    )  # type: ignore[arg-type]
+        # getUpdates bypasses PTB's rate limiter: polling reports its contacts itself, for `fitbot status`.
+        ConfirmAfterHandling(application.bot, application.update_queue, on_contact=limiter.note_contact),  # type: ignore[arg-type]
+        application.update_queue,
+    )
     jobs = Jobs(application.bot, svc, limiter)
     dispatcher = Dispatcher(
         storage,
@@ -200,6 +210,8 @@ def build(
         limiter,
         jobs.registry(),
         on_unreachable=jobs.on_unreachable,
+        on_migrated=jobs.on_migrated,
+        on_failed=jobs.on_failed,
         batch_kinds=frozenset({"summary"}),
     )
     svc.wake = dispatcher.wake
@@ -211,14 +223,20 @@ def build(
     async def post_init(_app: Application) -> None:  # type: ignore[type-arg]
         await fitbot.start_services()
 
+    async def post_stop(_app: Application) -> None:  # type: ignore[type-arg]
+        # After polling and the update in hand have stopped, before shutdown() closes the HTTP client.
+        await fitbot.drain()
+
     async def post_shutdown(_app: Application) -> None:  # type: ignore[type-arg]
         await fitbot.stop_services()
 
     application.post_init = post_init
+    application.post_stop = post_stop
     application.post_shutdown = post_shutdown
     return fitbot
 
 
 def run_polling(fitbot: FitBot) -> None:
-    """Run until SIGINT/SIGTERM; PTB stops polling, finishes the update in hand, then post_shutdown drains."""
+    """Run until SIGINT/SIGTERM: PTB stops polling and finishes the update in hand; post_stop lets the
+    dispatcher finish the send in hand while the HTTP client is open; post_shutdown closes the database."""
     fitbot.application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

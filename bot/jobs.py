@@ -17,7 +17,7 @@ from telegram import Bot
 from telegram.error import RetryAfter
 
 from bot.delivery import sender
-from bot.delivery.dispatcher import Done, Job
+from bot.delivery.dispatcher import Done, Job, Later, Undeliverable
 from bot.delivery.limits import FloodLimiter
 from bot.i18n import use_language
 from bot.services import questionnaire, reports
@@ -71,11 +71,20 @@ class Jobs:
 
     # --- family -----------------------------------------------------------------------------------
 
+    def _not_in_quiet_hours(self) -> None:
+        """A family is never written to in quiet hours, however late a row runs (a catch-up after
+        downtime, a 429's wait, a backoff): the row waits for the next allowed time instead."""
+        now = self.svc.now()
+        allowed = self.svc.policy.family_time(now)
+        if allowed > now:
+            raise Later(allowed, "quiet hours")
+
     async def prompt(self, row: OutboxRow) -> Done:
         qid = int(row.payload["questionnaire_id"])
         prompt = await questionnaire.prepare_prompt(self.svc, qid)
         if prompt is None:
             return Done("not needed")
+        self._not_in_quiet_hours()
         with use_language(prompt.language):
             message = await sender.send(self.bot, prompt.chat_id, family_views.prompt(qid), bulk=True)
         await questionnaire.prompt_sent(self.svc, qid, prompt.chat_id, message.message_id)
@@ -87,6 +96,7 @@ class Jobs:
         prompt = await questionnaire.prepare_reminder(self.svc, qid)
         if prompt is None:
             return Done("not needed")
+        self._not_in_quiet_hours()
         with use_language(prompt.language):
             message = await sender.send(self.bot, prompt.chat_id, family_views.reminder(qid), bulk=True)
         await questionnaire.reminder_sent(self.svc, qid, prompt.chat_id, message.message_id)
@@ -117,6 +127,17 @@ class Jobs:
         if caseworker.telegram_user_id is not None:
             return caseworker, caseworker.telegram_user_id
         return None
+
+    async def _no_destination(self, caseworker_id: int) -> Undeliverable:
+        """Why a post that must reach its caseworker cannot go: a failure `fitbot status` counts
+        (outcome 'no destination: ...'), not something done."""
+        async with self.svc.storage.transaction() as repo:
+            caseworker = await repo.caseworker(caseworker_id)
+        if caseworker is None:
+            return Undeliverable("no destination: caseworker unknown")
+        if not caseworker.active:
+            return Undeliverable("no destination: caseworker disabled")
+        return Undeliverable("no destination: caseworker has no chat")
 
     async def _summary_parts(self, qid: int) -> tuple[Case, RespondentTrend, list[Alert]] | None:
         async with self.svc.storage.transaction() as repo:
@@ -170,7 +191,7 @@ class Jobs:
             await self._audit_posted(to[0], "summary_posted", [case for case, _t, _f in parts])
             sent += len(parts)
         if not sent:
-            return Done("no destination")
+            raise await self._no_destination(next(iter(by_owner)))
         moved = sum(len(parts) for owner, parts in by_owner.items() if owner != queued_for)
         outcome = "sent" if len(rows) == 1 else f"combined {len(rows)}"
         return Done(outcome + (f", {moved} to the new caseworker" if moved else ""))
@@ -206,7 +227,7 @@ class Jobs:
             return Done("gone")
         destination = await self._destination(case.caseworker_id)
         if destination is None:
-            return Done("no destination")
+            raise await self._no_destination(case.caseworker_id)
         caseworker, chat_id = destination
         with use_language(caseworker.language):
             out = cw_views.alert_post(alerts, case, respondent.role if respondent else None, self.svc.policy.timezone)
@@ -257,6 +278,20 @@ class Jobs:
             if channel is not None:
                 await repo.audit(f"caseworker:{channel.caseworker_id}", "channel_lost", self.svc.now())
         return channel is not None
+
+    async def on_migrated(self, row: OutboxRow, chat_id: int, new_chat_id: int) -> bool:
+        """A caseworker's group became a supergroup: the link (and what is queued for it) moves to the
+        new chat id, and the row is sent there."""
+        async with self.svc.storage.transaction() as repo:
+            channel = await repo.move_chat(chat_id, new_chat_id)
+            if channel is not None:
+                await repo.audit(f"caseworker:{channel.caseworker_id}", "channel_migrated", self.svc.now())
+        return channel is not None
+
+    async def on_failed(self, row: OutboxRow) -> None:
+        """A prompt given up on for good (a 400, say) closes its questionnaire: never left 'scheduled'."""
+        if row.kind == "prompt":
+            await questionnaire.cancel_unsent(self.svc, int(row.payload["questionnaire_id"]))
 
 
 def _in_language(language: str, fn: Callable[[], T]) -> T:

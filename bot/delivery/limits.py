@@ -144,13 +144,21 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         return sum(1 for t in window if t > now - 60)
 
     def ready_in(self, chat_id: int | None, *, bulk: bool = True) -> float:
-        """Seconds until a send to this chat may go (0 = now)."""
+        """Seconds until a send to this chat may go (0 = now).
+
+        Replies to a person's own taps skip their private chat's budget (the person sets the pace), but
+        not a group's or channel's 20 a minute, which Telegram enforces whoever caused the message.
+        """
         now = self._now()
         need = 1 + (self.limits.interactive_reserve if bulk else 0)
         wait = max(self._global.wait_for(need, now), self._global_paused_until - now)
-        if chat_id is not None and bulk:
+        if chat_id is not None and (bulk or chat_id < 0):
             wait = max(wait, self._chat_wait(chat_id, now))
         return max(0.0, wait)
+
+    def note_contact(self) -> None:
+        """The Bot API answered a request that did not pass through here (getUpdates)."""
+        self.last_success = self._now()
 
     def pause(self, chat_id: int | None, seconds: float) -> None:
         """After a 429: hold this chat (or, without a chat, all bulk sends) for `seconds`."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, ChatMigrated, Forbidden
 
 from bot.views.common import Out
 
@@ -42,13 +42,26 @@ class Refused(BadRequest):
         return self.__class__, (self.method, self.chat_id, self.message)
 
 
+class Migrated(ChatMigrated):
+    """A group became a supergroup (Telegram's `migrate_to_chat_id`), with the old chat id it concerns."""
+
+    def __init__(self, chat_id: int, new_chat_id: int) -> None:
+        super().__init__(new_chat_id)
+        self.chat_id = chat_id
+
+    def __reduce__(self) -> tuple[type, tuple[int, int]]:  # type: ignore[override]
+        return self.__class__, (self.chat_id, self.new_chat_id)
+
+
 @contextmanager
 def _request(method: str, chat_id: int) -> Iterator[None]:
-    """Name the chat (403) and the method (400) in Telegram's refusals."""
+    """Name the chat (403, a migrated group) and the method (400) in Telegram's refusals."""
     try:
         yield
-    except (Unreachable, Refused):
+    except (Unreachable, Refused, Migrated):
         raise
+    except ChatMigrated as exc:
+        raise Migrated(chat_id, exc.new_chat_id) from exc
     except Forbidden as exc:
         raise Unreachable(chat_id, exc.message) from exc
     except BadRequest as exc:
@@ -128,3 +141,20 @@ async def clear_buttons(bot: Bot, chat_id: int, message_id: int, *, bulk: bool =
 
 def is_not_modified(exc: BadRequest) -> bool:
     return "message is not modified" in exc.message.lower()
+
+
+# 400s that mean the bot may not post in a group or channel (no longer an administrator, or its rights to
+# post were taken away) or that the chat is gone: for a caseworker's channel, as good as a 403.
+_NO_RIGHTS = (
+    "not enough rights",
+    "chat_write_forbidden",
+    "have no rights to send",
+    "need administrator rights",
+    "chat_admin_required",
+    "chat not found",
+)
+
+
+def lacks_rights(exc: BadRequest) -> bool:
+    reason = exc.message.lower()
+    return any(marker in reason for marker in _NO_RIGHTS)

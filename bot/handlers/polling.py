@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Bot
@@ -19,11 +20,18 @@ SETTLE_LIMIT = 2.0  # seconds
 
 
 class ConfirmAfterHandling:
-    """Stands in for the Bot inside PTB's Updater; everything but get_updates goes straight through."""
+    """Stands in for the Bot inside PTB's Updater; everything but get_updates goes straight through.
 
-    def __init__(self, bot: Bot, update_queue: asyncio.Queue[object]) -> None:
+    `on_contact` is called after each answered getUpdates: PTB sends getUpdates past its rate limiter,
+    which otherwise notes every answer from the Bot API (for `fitbot status`'s "last Bot API contact").
+    """
+
+    def __init__(
+        self, bot: Bot, update_queue: asyncio.Queue[object], *, on_contact: Callable[[], None] | None = None
+    ) -> None:
         self._bot = bot
         self._queue = update_queue
+        self._on_contact = on_contact
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._bot, name)
@@ -32,4 +40,7 @@ class ConfirmAfterHandling:
         # Queue.join() returns when every update put in so far has been handled (PTB calls task_done).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.join(), SETTLE_LIMIT)
-        return await self._bot.get_updates(*args, **kwargs)
+        updates = await self._bot.get_updates(*args, **kwargs)
+        if self._on_contact is not None:
+            self._on_contact()
+        return updates

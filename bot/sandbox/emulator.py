@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -421,9 +422,19 @@ class Emulator(World):
                 }
                 for m in msgs
             ]
+        if action == "fault":
+            # A fault rule, as Faults.add takes it: method, status, description, retry_after, delay, drop,
+            # after_processing, chat_id, count.
+            fields = {f.name for f in dataclasses.fields(Fault)}
+            unknown = set(body) - fields
+            if unknown:
+                raise ValueError(f"unknown fault fields {sorted(unknown)}")
+            self.faults.add(Fault(**body))
+            return {"rules": len(self.faults.rules)}
         if action == "stats":
             stats = self.stats()
             stats["faults_served"] = len(self.faults.served)
+            stats["in_flight"] = self.in_flight
             stats["sent_per_chat"] = {str(k): v for k, v in stats["sent_per_chat"].items()}
             return stats
         raise KeyError(f"unknown action {action!r}")
@@ -442,7 +453,7 @@ async def _serve(args: argparse.Namespace) -> None:
     emulator = Emulator(args.token, strict=args.strict, control_api=True, log_limit=args.log_limit)
     await emulator.start(args.host, args.port)
     print(f"Bot API emulator: base_url={emulator.base_url} token={emulator.token}", flush=True)
-    print(f"control API: POST {emulator.url}/_sim/{{add_user,send_text,press,messages,stats}}", flush=True)
+    print(f"control API: POST {emulator.url}/_sim/{{add_user,send_text,press,messages,fault,stats}}", flush=True)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -125,6 +125,19 @@ class SimUser:
         return f"SimUser({self.id}, {self.full_name!r})"
 
 
+class _Migrated(ApiError):
+    """400 for a group that became a supergroup, with the new id in ``parameters.migrate_to_chat_id``."""
+
+    def __init__(self, new_chat_id: int) -> None:
+        super().__init__(400, "Bad Request: group chat was upgraded to a supergroup chat")
+        self.migrate_to_chat_id = new_chat_id
+
+    def payload(self) -> dict[str, Any]:
+        body = super().payload()
+        body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
+        return body
+
+
 @dataclass(eq=False)
 class SimChat:
     """A chat.  Private chats have the user's id; groups -<n>; supergroups and channels -100<n>."""
@@ -136,6 +149,7 @@ class SimChat:
     user: SimUser | None = None  # the other side of a private chat
     members: dict[int, str] = field(default_factory=dict)  # user id -> status (bot included)
     pinned: list[int] = field(default_factory=list)
+    migrated_to: int | None = None  # a group upgraded to a supergroup: the supergroup's id
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -573,6 +587,8 @@ class World:
         return chat.members.get(self.bot_user.id, "left")
 
     def _check_can_send(self, chat: SimChat) -> None:
+        if chat.migrated_to is not None:
+            raise _Migrated(chat.migrated_to)
         if chat.type == "private":
             user = chat.user
             assert user is not None
@@ -743,6 +759,27 @@ class World:
         )
         self._add_chat(chat)
         return chat
+
+    def upgrade_to_supergroup(self, chat: SimChat) -> SimChat:
+        """A group becomes a supergroup with a new id (as when its admins turn on a supergroup feature).
+
+        Members, the bot included, move with their status; requests naming the old id are answered 400
+        with ``migrate_to_chat_id``. (Telegram also posts service messages about the move; they are not
+        delivered here, as for a bot that was not polling at the time.)
+        """
+        if chat.type != "group":
+            raise SimulationError("only a basic group can be upgraded to a supergroup")
+        new = SimChat(
+            -int(f"100{next(self._channel_ids)}"),
+            "supergroup",
+            title=chat.title,
+            username=chat.username,
+            members=dict(chat.members),
+        )
+        self._add_chat(new)
+        chat.migrated_to = new.id
+        self._notify()
+        return new
 
     def add_member(self, chat: SimChat, user: SimUser, *, status: str = "member") -> None:
         """``user`` joins a group (the bot, if present, sees a ``new_chat_members`` message)."""

@@ -415,10 +415,13 @@ async def raise_service_alert(
 
 
 async def prepare_reminder(svc: Services, questionnaire_id: int) -> Prompt | None:
-    """A reminder only when nothing has been answered yet, and only once."""
+    """A reminder only when nothing has been answered yet, only once, and only while it can be answered
+    (a reminder held back by an outage or quiet hours past the questionnaire's expiry is not sent)."""
     async with svc.storage.transaction() as repo:
         q = await repo.questionnaire(questionnaire_id)
         if q is None or q.status != "sent" or q.reminded_at is not None:
+            return None
+        if q.expires_at is not None and svc.now() >= q.expires_at:
             return None
         respondent = await repo.respondent(q.respondent_id)
         meeting = await repo.meeting(q.meeting_id)

@@ -27,14 +27,6 @@ from bot.storage.models import (
 
 
 @dataclass(frozen=True)
-class AnswerRow:
-    questionnaire_id: int
-    position: int
-    value: int | None
-    answered_at: datetime
-
-
-@dataclass(frozen=True)
 class HistoryRow:
     """One finished (or partly finished) questionnaire of a respondent, with its meeting time."""
 
@@ -642,6 +634,9 @@ class Repository:
         Two dispatchers never send the same row: SQLite's write lock makes them take turns; PostgreSQL
         skips rows another transaction is claiming (no waiting, so no deadlock between instances),
         and the outer status check drops a row whose claim committed meanwhile.
+
+        The lease (`locked_until`) is also the claim's token: a claim taken again after the lease ran out
+        gets a later lease, so `finish`, `reschedule` and `renew` given the old one change nothing.
         """
         rows = await self.conn.fetch_all(
             "UPDATE outbox SET status = 'sending', locked_until = :lease, attempts = attempts + 1 "
@@ -655,17 +650,74 @@ class Repository:
         claimed.sort(key=lambda r: (r.priority, r.due_at, r.id))
         return claimed
 
-    async def finish(self, outbox_id: int, status: str, outcome: str, now: datetime) -> None:
-        await self.conn.execute(
-            "UPDATE outbox SET status = :s, outcome = :o, done_at = :t, locked_until = NULL WHERE id = :id",
-            {"s": status, "o": outcome[:200], "t": to_db_time(now), "id": outbox_id},
+    @staticmethod
+    def _held(claim: datetime | None) -> tuple[str, dict[str, str]]:
+        """SQL and parameters that limit an update to the holder of a claim (None: whoever holds it)."""
+        if claim is None:
+            return "", {}
+        return " AND status = 'sending' AND locked_until = :claim", {"claim": to_db_time(claim)}
+
+    async def renew(self, outbox_id: int, claim: datetime, lease_until: datetime) -> bool:
+        """Extend a claim's lease (the new lease is the new token); False when the claim is no longer ours."""
+        return (
+            await self.conn.execute(
+                "UPDATE outbox SET locked_until = :lease WHERE id = :id AND status = 'sending' "
+                "AND locked_until = :claim",
+                {"lease": to_db_time(lease_until), "id": outbox_id, "claim": to_db_time(claim)},
+            )
+            == 1
         )
 
-    async def reschedule(self, outbox_id: int, due_at: datetime, outcome: str) -> None:
-        await self.conn.execute(
-            "UPDATE outbox SET status = 'pending', due_at = :d, outcome = :o, locked_until = NULL WHERE id = :id",
-            {"d": to_db_time(due_at), "o": outcome[:200], "id": outbox_id},
+    async def finish(
+        self, outbox_id: int, status: str, outcome: str, now: datetime, *, claim: datetime | None = None
+    ) -> bool:
+        """Mark a row done, failed or cancelled; with `claim`, only while that claim still holds it."""
+        held, params = self._held(claim)
+        return (
+            await self.conn.execute(
+                "UPDATE outbox SET status = :s, outcome = :o, done_at = :t, locked_until = NULL WHERE id = :id" + held,
+                {"s": status, "o": outcome[:200], "t": to_db_time(now), "id": outbox_id, **params},
+            )
+            == 1
         )
+
+    async def reschedule(
+        self,
+        outbox_id: int,
+        due_at: datetime,
+        outcome: str,
+        *,
+        claim: datetime | None = None,
+        tried: bool = True,
+    ) -> bool:
+        """Put a row back as pending, due at `due_at`. `tried=False` gives the claim's attempt back (a wait
+        is not a failed try). With `claim`, only while that claim still holds the row."""
+        held, params = self._held(claim)
+        give_back = "" if tried else ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+        return (
+            await self.conn.execute(
+                "UPDATE outbox SET status = 'pending', due_at = :d, outcome = :o, locked_until = NULL"
+                + give_back
+                + " WHERE id = :id"
+                + held,
+                {"d": to_db_time(due_at), "o": outcome[:200], "id": outbox_id, **params},
+            )
+            == 1
+        )
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> Channel | None:
+        """A group became a supergroup (a new chat id): its channel link and the rows queued for it follow."""
+        channel = await self.channel_by_chat(old_chat_id)
+        if channel is None:
+            return None
+        await self.conn.execute(
+            "UPDATE channels SET chat_id = :new WHERE id = :id", {"new": new_chat_id, "id": channel.id}
+        )
+        await self.conn.execute(
+            "UPDATE outbox SET chat_id = :new WHERE chat_id = :old AND status IN ('pending', 'sending')",
+            {"new": new_chat_id, "old": old_chat_id},
+        )
+        return await self.channel_by_chat(new_chat_id)
 
     async def cancel_outbox(self, dedupe_prefix: str, now: datetime) -> int:
         return await self.conn.execute(
@@ -680,18 +732,27 @@ class Repository:
         return to_datetime(row["d"]) if row and row["d"] else None
 
     async def outbox_stats(self, now: datetime) -> dict[str, Any]:
+        """For `fitbot status`. `retrying`: rows that failed at least once (network, 5xx) and wait for their
+        next try (their due time moved ahead, so they are not "overdue"); `failed_no_destination`: posts for
+        a caseworker who is disabled or has no chat (outcome 'no destination: ...'), part of `failed`."""
         row = await self._one(
             "SELECT COUNT(*) AS pending, MIN(due_at) AS oldest_due, "
-            "SUM(CASE WHEN due_at <= :now THEN 1 ELSE 0 END) AS overdue FROM outbox "
+            "SUM(CASE WHEN due_at <= :now THEN 1 ELSE 0 END) AS overdue, "
+            "SUM(CASE WHEN status = 'pending' AND attempts > 0 THEN 1 ELSE 0 END) AS retrying FROM outbox "
             "WHERE status IN ('pending', 'sending')",
             {"now": to_db_time(now)},
         )
-        failed = await self._one("SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'")
+        failed = await self._one(
+            "SELECT COUNT(*) AS n, SUM(CASE WHEN substr(outcome, 1, 15) = 'no destination:' THEN 1 ELSE 0 END) "
+            "AS no_destination FROM outbox WHERE status = 'failed'"
+        )
         return {
             "pending": int(row["pending"]) if row else 0,
             "overdue": int(row["overdue"] or 0) if row else 0,
             "oldest_due": to_datetime(row["oldest_due"]) if row and row["oldest_due"] else None,
+            "retrying": int(row["retrying"] or 0) if row else 0,
             "failed": int(failed["n"]) if failed else 0,
+            "failed_no_destination": int(failed["no_destination"] or 0) if failed else 0,
         }
 
     async def outbox_rows(self, kind: str | None = None) -> list[OutboxRow]:

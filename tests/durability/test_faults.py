@@ -338,7 +338,9 @@ async def test_no_answer_text_or_name_in_any_log_line(
     seen = [m.content for m in harness.emulator.messages(parent.user.id)]
     seen += [r.params.get("caption") or r.params.get("text") or "" for r in harness.emulator.requests]
     fragments = {line.strip() for text in seen for line in str(text).splitlines() if len(line.strip()) > 12}
-    secrets = {"7,3", "2,9", "8,4", "Mette", "Jonas", "Rikke"} | fragments
+    token = harness.emulator.token  # the bot token: in every request's URL, never in a log line
+    assert token in harness.fitbot.application.bot.base_url
+    secrets = {"7,3", "2,9", "8,4", "Mette", "Jonas", "Rikke", token, token.split(":", 1)[1]} | fragments
     formatter = logging.Formatter("%(name)s %(message)s")
     leaks = [
         (record.name, secret) for record in caplog.records for secret in secrets if secret in formatter.format(record)

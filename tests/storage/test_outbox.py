@@ -125,7 +125,14 @@ async def test_cancel_outbox_is_an_exact_prefix(storage: Storage) -> None:
 async def test_next_due_at_and_outbox_stats(storage: Storage) -> None:
     async with storage.transaction() as repo:
         assert await repo.next_due_at() is None
-        assert await repo.outbox_stats(at()) == {"pending": 0, "overdue": 0, "oldest_due": None, "failed": 0}
+        assert await repo.outbox_stats(at()) == {
+            "pending": 0,
+            "overdue": 0,
+            "oldest_due": None,
+            "retrying": 0,
+            "failed": 0,
+            "failed_no_destination": 0,
+        }
         await repo.enqueue("k", "a", at(-10), at())
         await repo.enqueue("k", "b", at(-5), at())
         await repo.enqueue("k", "c", at(20), at())
@@ -139,11 +146,87 @@ async def test_next_due_at_and_outbox_stats(storage: Storage) -> None:
         # pending: c (+20), e (-30); sending: a (-10); failed: d; done: b.
         assert await repo.next_due_at() == at(-30)
         stats = await repo.outbox_stats(at())
-        assert stats == {"pending": 3, "overdue": 2, "oldest_due": at(-30), "failed": 1}
+        assert stats == {
+            "pending": 3,
+            "overdue": 2,
+            "oldest_due": at(-30),
+            "retrying": 0,
+            "failed": 1,
+            "failed_no_destination": 0,
+        }
         assert stats["oldest_due"].tzinfo is not None
         await repo.cancel_outbox("e", at())
         assert await repo.next_due_at() == at(20)  # a is sending: not "due" for the wake-up timer
-        assert await repo.outbox_stats(at()) == {"pending": 2, "overdue": 1, "oldest_due": at(-10), "failed": 1}
+        assert await repo.outbox_stats(at()) == {
+            "pending": 2,
+            "overdue": 1,
+            "oldest_due": at(-10),
+            "retrying": 0,
+            "failed": 1,
+            "failed_no_destination": 0,
+        }
+        # A row that failed (network) and waits for its next try is pending and "retrying", not overdue;
+        # a post for a disabled caseworker is failed and counted as having no destination.
+        (a_again,) = [r for r in await repo.outbox_rows() if r.dedupe_key == "a"]
+        await repo.reschedule(a_again.id, at(10), "network: NetworkError")
+        await repo.enqueue("summary", "s", at(-1), at())
+        (s,) = await repo.claim_due(at(), at(5), 1)
+        await repo.finish(s.id, "failed", "no destination: caseworker disabled", at())
+        stats = await repo.outbox_stats(at())
+        assert (stats["retrying"], stats["overdue"], stats["failed"], stats["failed_no_destination"]) == (1, 0, 2, 1)
+
+
+async def test_only_the_claims_holder_finishes_reschedules_or_renews(storage: Storage) -> None:
+    """The lease is the claim's token: after it ran out and the row was claimed again, the first holder's
+    finish, reschedule and renew change nothing (another instance is sending it now)."""
+    async with storage.transaction() as repo:
+        await repo.enqueue("k", "a", at(), at())
+        await repo.enqueue("k", "b", at(), at())
+        first_a, first_b = await repo.claim_due(at(), at(5), 2)
+        assert await repo.renew(first_b.id, at(5), at(6))  # the holder renews: the new lease is the token
+        assert not await repo.renew(first_b.id, at(5), at(7))  # the old token no longer holds it
+        # a's lease ran out (the holder stalled); another dispatcher claims it again, b's renewed lease holds.
+        (second_a,) = await repo.claim_due(at(5.5), at(10.5), 5)
+        assert second_a.id == first_a.id
+        assert not await repo.finish(first_a.id, "done", "stale", at(6), claim=at(5))
+        assert not await repo.reschedule(first_a.id, at(7), "stale", claim=at(5))
+        assert not await repo.renew(first_a.id, at(5), at(11))
+        row = await repo.conn.fetch_one(
+            "SELECT status, outcome, attempts FROM outbox WHERE id = :id", {"id": first_a.id}
+        )
+        assert row is not None
+        assert (row["status"], row["outcome"], row["attempts"]) == ("sending", None, 2)
+        # The current holder's token works.
+        assert await repo.reschedule(second_a.id, at(8), "429", claim=at(10.5), tried=False)
+        assert await repo.finish(first_b.id, "done", "sent", at(6), claim=at(6))
+        assert await status_of(repo) == {"a": "pending", "b": "done"}
+        again = await repo.conn.fetch_one(
+            "SELECT attempts, locked_until FROM outbox WHERE id = :id", {"id": first_a.id}
+        )
+        assert again is not None
+        assert (again["attempts"], again["locked_until"]) == (1, None)  # a wait gave its attempt back
+        assert not await repo.finish(first_b.id, "failed", "late", at(7), claim=at(6))  # done is done
+
+
+async def test_move_chat_moves_the_link_and_the_rows_queued_for_it(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        cw = await repo.insert_caseworker("Lone", "Nord", "caseworker", at())
+        await repo.link_channel(cw, -4242, "group", "FIT", at())
+        await repo.enqueue("summary", "s:1", at(), at(), chat_id=-4242)
+        await repo.enqueue("summary", "s:2", at(), at(), chat_id=-4242)
+        await repo.enqueue("summary", "s:3", at(), at(), chat_id=-77)
+        (done,) = await repo.claim_due(at(), at(5), 1)
+        await repo.finish(done.id, "done", "sent", at())
+        moved = await repo.move_chat(-4242, -1004242)
+        assert moved is not None
+        assert (moved.caseworker_id, moved.chat_id) == (cw, -1004242)
+        assert (await repo.active_channel(cw)).chat_id == -1004242  # type: ignore[union-attr]
+        assert [(r.dedupe_key, r.chat_id) for r in await repo.outbox_rows()] == [
+            ("s:1", -4242),  # already sent there: history stays as it was
+            ("s:2", -1004242),
+            ("s:3", -77),
+        ]
+        assert await repo.move_chat(-4242, -1009999) is None  # nothing linked there any more
 
 
 # --- competing dispatchers ------------------------------------------------------------------------------
