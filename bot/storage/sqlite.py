@@ -123,11 +123,24 @@ class _Group:
     through, so "the block exited" still means "committed". The last change of a burst (nobody waiting
     behind it) commits at once, so a lone change is never delayed."""
 
-    __slots__ = ("done", "members")
+    __slots__ = ("done", "members", "still_to_join")
 
     def __init__(self) -> None:
         self.members = 0
+        self.still_to_join: int | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def join(self) -> None:
+        self.members += 1
+        if self.still_to_join is not None:
+            self.still_to_join -= 1
+
+    def last_to_join(self, queued: int) -> bool:
+        """Called as each change ends: commit now? The group takes in the changes that were waiting when
+        its first change ended, and none that came later, so no change waits for more than one round."""
+        if self.still_to_join is None:
+            self.still_to_join = queued
+        return not queued or self.still_to_join <= 0 or self.members >= MAX_GROUP
 
     def succeed(self) -> None:
         if not self.done.done():
@@ -206,7 +219,7 @@ class SqliteDatabase(Database):
             except BaseException as exc:
                 failure = exc
                 await self._undo_change(conn, group, first)
-            if self._group is group and (not self._queued or group.members >= MAX_GROUP):
+            if self._group is group and group.last_to_join(self._queued):
                 await self._commit(conn, group)
         finally:
             self._lock.release()
@@ -227,7 +240,7 @@ class SqliteDatabase(Database):
                 await _rollback(conn)
                 raise
             self._group = _Group()
-        self._group.members += 1
+        self._group.join()
         return self._group
 
     async def _undo_change(self, conn: aiosqlite.Connection, group: _Group, first: bool) -> None:
