@@ -117,3 +117,38 @@ async def test_backup_holds_only_committed_changes(db: SqliteDatabase, tmp_path:
         copied = {n for (n,) in copy.execute("SELECT n FROM t")}
     assert copied <= set(range(20))
     assert committed(db) == set(range(20))
+
+
+async def test_a_group_takes_in_only_the_changes_waiting_when_its_first_one_ended(db: SqliteDatabase) -> None:
+    order: list[str] = []
+    inside = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def change(name: str, n: int, hold: bool = False) -> None:
+        async with db.transaction() as conn:
+            order.append(f"{name} runs")
+            await conn.execute("INSERT INTO t (n) VALUES (:n)", {"n": n})
+            if hold:
+                inside.set()
+                await go_on.wait()
+        order.append(f"{name} committed")
+
+    first = asyncio.create_task(change("a", 1, hold=True))
+    await inside.wait()
+    waiting = [asyncio.create_task(change(name, n)) for n, name in ((2, "b"), (3, "c"))]
+    await asyncio.sleep(0)  # b and c wait for the connection while a runs
+    release = db._lock.release
+    late: list[asyncio.Task[None]] = []
+
+    def release_and_queue_a_latecomer() -> None:
+        release()
+        if not late:  # d arrives once a has ended: after the group's list of members was drawn up
+            late.append(asyncio.create_task(change("d", 4)))
+
+    db._lock.release = release_and_queue_a_latecomer  # type: ignore[method-assign]
+    go_on.set()
+    await asyncio.gather(first, *waiting)
+    await asyncio.gather(*late)
+    assert order.index("a committed") < order.index("d runs")
+    assert order.index("c committed") < order.index("d runs")
+    assert len(db.commits) == 2  # type: ignore[attr-defined]  # a, b and c together; d alone
