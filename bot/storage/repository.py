@@ -280,6 +280,8 @@ class Repository:
         return int(row["n"]) if row else 0
 
     async def delete_answers_of_respondent(self, respondent_id: int) -> int:
+        """The answers and what was read out of them: alerts carry totals and changes in their params."""
+        await self.conn.execute("DELETE FROM alerts WHERE respondent_id = :r", {"r": respondent_id})
         return await self.conn.execute(
             "DELETE FROM answers WHERE questionnaire_id IN (SELECT id FROM questionnaires WHERE respondent_id = :r)",
             {"r": respondent_id},

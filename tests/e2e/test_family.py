@@ -57,6 +57,14 @@ def answers_in_db(harness: Harness) -> list[tuple[int, int, int | None]]:
         return list(db.execute("SELECT questionnaire_id, position, value FROM answers ORDER BY 1, 2"))
 
 
+def alerts_in_db(harness: Harness) -> int:
+    import sqlite3
+
+    path = harness.fitbot.storage.db.path  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+
+
 async def test_welcome_says_what_who_voluntary_and_emergency(harness: Harness) -> None:
     worker = await harness.enrol_caseworker("Rikke")
     await worker.new_case("B7", "13-17")
@@ -474,13 +482,17 @@ async def test_stop_can_delete_answers(emulator: Emulator, clock: FakeClock, db_
         worker, parent, _youth = await setup_case(harness)
         await meeting_and_prompts(harness, worker)
         await parent.tap(START)
-        await parent.tap("8")
+        for _ in range(8):
+            await parent.tap("1")  # low scores: alerts with totals in them
+        await harness.run_due()
+        assert alerts_in_db(harness) > 0
         await parent.send("/stop")
         assert "Dine tidligere svar bliver slettet fra FIT-bot." in parent.last.text
         assert "gemt" not in parent.last.text
         await parent.tap("Ja, stop")
         assert "Dine tidligere svar er slettet fra FIT-bot." in parent.last.text
         assert answers_in_db(harness) == []
+        assert alerts_in_db(harness) == 0  # what was read out of the answers goes with them
     finally:
         await stop_harness(harness)
 
