@@ -606,6 +606,22 @@ async def test_typing_before_consent_and_after_declining(harness: Harness) -> No
     assert "Der er ingen spørgsmål at svare på lige nu" in parent.last.text
 
 
+async def test_no_thanks_after_yes_ends_the_questions_already_planned(harness: Harness) -> None:
+    worker, parent, _youth = await setup_case(harness)
+    await worker.send("/moede B7 i morgen 10:00")  # its prompt is planned, not yet sent
+    rid = await respondent_id(harness, parent)
+    async with harness.db.transaction() as repo:
+        planned = [q for q in await repo.questionnaires_of_respondent(rid) if q.status == "scheduled"]
+    assert planned
+    await parent.forge(f"cs:{rid}:n", parent.messages()[0])  # an old welcome's "Nej tak"
+    assert "Du får ingen spørgsmål fra mig" in parent.last.text
+    before = len(parent.messages())
+    await harness.advance(days=2)
+    assert len(parent.messages()) == before
+    async with harness.db.transaction() as repo:
+        assert {q.status for q in await repo.questionnaires_of_respondent(rid)} == {"cancelled"}
+
+
 async def respondent_id(harness: Harness, person: Person) -> int:
     async with harness.db.transaction() as repo:
         return (await repo.respondents_of_user(person.user.id))[-1].id
