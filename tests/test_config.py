@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import tomllib
 from datetime import time, timedelta
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from bot.config import NON_SETTING_PREFIXES, NON_SETTING_VARIABLES, SETTINGS, ConfigError, env_name, load
 from bot.i18n import available_languages
 from bot.i18n import core as i18n_core
+from tests.test_cli import fitbot
 
 THIS = Path(__file__).resolve()
 ROOT = THIS.parents[1]
@@ -102,19 +101,6 @@ def test_relative_database_path_is_relative_to_the_file(tmp_path: Path) -> None:
 
 
 # --- through the command line: a bad configuration is one line and exit code 2 -------------------------
-
-
-def fitbot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FITBOT_")}
-    return subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env={**clean, "PYTHONPATH": str(ROOT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _one_config_error(result: subprocess.CompletedProcess[str], key: str) -> str:

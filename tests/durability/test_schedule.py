@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from telegram import Update
-
 from bot.clock import FakeClock
 from bot.sandbox.emulator import Emulator
 from tests.durability.helpers import START, join, outbox, prompts, query, start
-from tests.e2e.harness import Harness, Person, stop_harness
+from tests.e2e.harness import Harness, Person, keep_updates, stop_harness
 
 DIGEST = "Dagens oversigt"
 
@@ -73,16 +71,8 @@ async def test_downtime_sends_a_valid_prompt_once_records_an_expired_one_as_miss
 async def test_the_same_update_twice_is_applied_once(harness: Harness) -> None:
     """Telegram delivers again what the bot did not confirm (a crash between handling and the next
     getUpdates): an answer, a typed answer and a meeting given twice count once."""
-    seen: dict[int, Update] = {}
+    seen = keep_updates(harness)
     app = harness.fitbot.application
-    instrumented = app.process_update
-
-    async def keep(update: object) -> None:
-        if isinstance(update, Update):
-            seen[update.update_id] = update
-        await instrumented(update)
-
-    app.process_update = keep  # type: ignore[method-assign]
     worker = await harness.enrol_caseworker("Rikke")
     await worker.link_channel()
     await worker.new_case("B7", "6-12")

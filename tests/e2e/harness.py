@@ -214,3 +214,19 @@ async def start_harness(
 
 async def stop_harness(harness: Harness) -> None:
     await harness.fitbot.stop()
+
+
+def keep_updates(harness: Harness) -> dict[int, Update]:
+    """Remember every update the Application handles, so a test can deliver one again, as Telegram does
+    with an update the bot had not confirmed (a crash between handling it and the next getUpdates)."""
+    seen: dict[int, Update] = {}
+    app = harness.fitbot.application
+    instrumented = app.process_update
+
+    async def keep(update: object) -> None:
+        if isinstance(update, Update):
+            seen[update.update_id] = update
+        await instrumented(update)
+
+    app.process_update = keep  # type: ignore[method-assign]
+    return seen

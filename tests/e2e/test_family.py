@@ -19,7 +19,7 @@ from bot.domain.instruments import Role
 from bot.i18n import use_language
 from bot.sandbox.emulator import Emulator
 from bot.views import family as family_views
-from tests.e2e.harness import Caseworker, Harness, Person, start_harness, stop_harness
+from tests.e2e.harness import Caseworker, Harness, Person, keep_updates, start_harness, stop_harness
 
 CONSENT = "Ja, jeg vil gerne være med"
 START = "Ja, lad os gå i gang"
@@ -155,22 +155,6 @@ async def test_skip_and_back(harness: Harness) -> None:
     assert "4 ✓" in parent.last.button_texts
     await parent.tap("6")
     assert [(p, v) for (_q, p, v) in answers_in_db(harness)] == [(0, None), (1, 60)]
-
-
-def keep_updates(harness: Harness) -> dict[int, Update]:
-    """Remember every update the Application handles, so a test can deliver one again, as Telegram does
-    with an update the bot had not confirmed (a crash between handling it and the next getUpdates)."""
-    seen: dict[int, Update] = {}
-    app = harness.fitbot.application
-    instrumented = app.process_update
-
-    async def keep(update: object) -> None:
-        if isinstance(update, Update):
-            seen[update.update_id] = update
-        await instrumented(update)
-
-    app.process_update = keep  # type: ignore[method-assign]
-    return seen
 
 
 async def deliver_again(harness: Harness, seen: dict[int, Update], update_id: int) -> None:
