@@ -118,8 +118,9 @@ MAX_GROUP = 32
 
 class _Group:
     """Group commit: changes that were waiting for the connection while one ran share its transaction
-    and one COMMIT, so one fsync makes all of them durable. Each change is a SAVEPOINT of its own (an
-    error undoes that change only), and no caller goes on before the COMMIT that holds its change is
+    and one COMMIT, so one fsync makes all of them durable. Each change after the first is a SAVEPOINT of
+    its own (an error undoes that change only; the first change's error rolls back a transaction that
+    holds nothing else yet), and no caller goes on before the COMMIT that holds its change is
     through, so "the block exited" still means "committed". The last change of a burst (nobody waiting
     behind it) commits at once, so a lone change is never delayed."""
 
