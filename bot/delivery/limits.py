@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,9 +71,15 @@ class _Bucket:
 class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
     """Pass `rate_limit_args={"bulk": True}` for outbox sends; everything else counts as interactive."""
 
-    def __init__(self, limits: Limits | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self.limits = limits or Limits()
         self._now = monotonic
+        self._sleep = sleep
         self.clock = monotonic
         start = monotonic()
         # A hair under Telegram's rate, and a smaller burst: our clock and Telegram's never tick together,
@@ -86,6 +92,10 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         self._paused_until: dict[int, float] = {}
         self._global_paused_until = 0.0
         self._lock = asyncio.Lock()
+        # Replies to people's taps wait only for the overall budget, so they take turns for it: first
+        # come, first served. Without turns, a reply that woke just after a later one took the free slot
+        # went back to sleep, again and again (seen as two-minute waits among 30-second ones at 500 families).
+        self._reply_turn = asyncio.Lock()
         self.last_success: float | None = None  # monotonic time of the last answered request
 
     async def initialize(self) -> None:
@@ -170,13 +180,21 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
 
     async def acquire(self, chat_id: int | None, *, bulk: bool) -> None:
         """Wait for a slot and book it (the lock makes the check and the booking one step)."""
+        if bulk or (chat_id is not None and chat_id < 0):
+            # Bulk sends and posts to groups also wait for their chat's own budget: no queue for all.
+            await self._wait_and_book(chat_id, bulk=bulk)
+            return
+        async with self._reply_turn:
+            await self._wait_and_book(chat_id, bulk=False)
+
+    async def _wait_and_book(self, chat_id: int | None, *, bulk: bool) -> None:
         while True:
             async with self._lock:
                 wait = self.ready_in(chat_id, bulk=bulk)
                 if wait <= 0:
                     self._book(chat_id, self._now(), bulk=bulk)
                     return
-            await asyncio.sleep(min(wait, 1.0))
+            await self._sleep(min(wait, 1.0))
 
     # --- PTB's hook -----------------------------------------------------------------------------
 
@@ -206,7 +224,7 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
             log.warning("flood limit: %s paused %.1fs (%s)", endpoint, seconds, "bulk" if bulk else "interactive")
             if bulk or seconds > INTERACTIVE_RETRY_LIMIT:
                 raise
-            await asyncio.sleep(seconds)
+            await self._sleep(seconds)
             return await callback(*args, **kwargs)
 
 

@@ -4,6 +4,7 @@ skip. Nothing sleeps: each send waits by moving the fake clock by what `ready_in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -161,3 +162,32 @@ async def test_every_answer_counts_as_contact_and_methods_that_are_not_messages_
     clock.now += 5
     limiter.note_contact()  # getUpdates, which PTB sends past the rate limiter
     assert limiter.last_success == clock.now
+
+
+async def test_replies_to_taps_take_turns_for_the_overall_budget(clock: Clock) -> None:
+    """A reply waiting for the overall budget is not passed over by a later one that finds a free slot."""
+    gate = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # the fake clock moves while a reply waits
+        await gate.wait()
+        clock.now += seconds
+
+    limiter = FloodLimiter(Limits(), monotonic=clock, sleep=sleep)
+    chat = 1
+    while limiter.ready_in(chat, bulk=False) == 0:
+        await limiter.acquire(chat, bulk=False)
+        chat += 1
+    order: list[str] = []
+
+    async def reply(name: str, chat_id: int) -> None:
+        await limiter.acquire(chat_id, bulk=False)
+        order.append(name)
+
+    first = asyncio.create_task(reply("first", 10_001))
+    await asyncio.sleep(0)  # it finds no budget and waits
+    clock.now += limiter.ready_in(10_002, bulk=False) + 1e-9  # one slot free again ...
+    later = asyncio.create_task(reply("later", 10_002))
+    await asyncio.sleep(0)  # ... just as a later reply comes along
+    gate.set()
+    await asyncio.gather(first, later)
+    assert order == ["first", "later"]
