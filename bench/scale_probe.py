@@ -24,6 +24,7 @@ from bot import config as config_module
 from bot.app import build
 from bot.cli import setup_logging
 from bot.services import reports
+from bot.storage.repository import DUE_ROWS
 from bot.views import caseworker as cw_views
 
 
@@ -93,12 +94,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
                 "rows": claim.last[1],  # type: ignore[attr-defined]
             }
         async with storage.transaction() as repo:
-            plan = await repo.conn.fetch_all(
-                "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE due_at <= :now AND "
-                "(status = 'pending' OR (status = 'sending' AND locked_until < :now)) "
-                "ORDER BY priority, due_at, id LIMIT 64",
-                {"now": "x"},
-            )
+            plan = await repo.conn.fetch_all(f"EXPLAIN QUERY PLAN {DUE_ROWS}", {"now": "x", "limit": 64})
         out["due_query_plan"] = [str(r["detail"]) for r in plan]
         out["maxrss_mb_after"]["due_query"] = _maxrss()
 

@@ -37,6 +37,15 @@ class HistoryRow:
     values: dict[int, int | None]  # position -> tenths (None = skipped)
 
 
+# The due outbox rows, most urgent first: what the dispatcher claims (a test and bench/scale_probe.py read
+# its query plan: the choice is made from the outbox_due index alone).
+DUE_ROWS = (
+    "SELECT id FROM outbox WHERE due_at <= :now AND "
+    "(status = 'pending' OR (status = 'sending' AND locked_until < :now)) "
+    "ORDER BY priority, due_at, id LIMIT :limit"
+)
+
+
 class Repository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -642,9 +651,7 @@ class Repository:
         """
         rows = await self.conn.fetch_all(
             "UPDATE outbox SET status = 'sending', locked_until = :lease, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM outbox WHERE due_at <= :now AND "
-            "(status = 'pending' OR (status = 'sending' AND locked_until < :now)) "
-            "ORDER BY priority, due_at, id LIMIT :limit /*pg: FOR UPDATE SKIP LOCKED*/) "
+            f"WHERE id IN ({DUE_ROWS} /*pg: FOR UPDATE SKIP LOCKED*/) "
             "AND (status = 'pending' OR (status = 'sending' AND locked_until < :now)) RETURNING *",
             {"now": to_db_time(now), "lease": to_db_time(lease_until), "limit": limit},
         )
