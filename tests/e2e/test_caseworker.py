@@ -14,7 +14,7 @@ from PIL import Image
 from bot.clock import FakeClock
 from bot.delivery.limits import clock_time
 from bot.domain.instruments import AgeBand, Role
-from bot.sandbox.emulator import Emulator, FloodLimits
+from bot.sandbox.emulator import Emulator, FloodLimits, SentMessage, SimChat
 from bot.services import cases, enrolment
 from bot.services.alerts import AckOutcome, acknowledge
 from bot.storage.models import Case
@@ -468,16 +468,24 @@ async def _case_state(harness: Harness, case_id: int) -> tuple[object, ...]:
         )
 
 
-async def test_caseworkers_cannot_see_or_touch_each_others_cases(harness: Harness) -> None:
+async def case_with_an_alert(
+    harness: Harness, band: str, answers: tuple[str, ...]
+) -> tuple[Caseworker, SimChat, Person, SentMessage]:
+    """Rikke's case A12 with a linked channel, its parent's low answers, and the alert post they raised."""
     rikke = await harness.enrol_caseworker("Rikke")
-    await rikke.link_channel()
-    await rikke.new_case("A12", "13-17")
+    channel = await rikke.link_channel()
+    await rikke.new_case("A12", band)
     parent = await family_member(harness, rikke, "A12")
     await rikke.send("/moede A12")
     await harness.advance(minutes=31)
-    await answer_all(parent, ("2", "5", "5", "5", "7", "7", "7", "7"))
+    await answer_all(parent, answers)
     await harness.run_due()
     alert = next(m for m in rikke.channel_messages() if m.content.startswith("⚠️ Advarsel i sag A12"))
+    return rikke, channel, parent, alert
+
+
+async def test_caseworkers_cannot_see_or_touch_each_others_cases(harness: Harness) -> None:
+    *_rikke_channel_parent, alert = await case_with_an_alert(harness, "13-17", ("2", "5", "5", "5", "7", "7", "7", "7"))
     alert_id = alert.buttons[0]["callback_data"].split(":")[1]
     other = await harness.enrol_caseworker("Søren")
     for command in ("/sag A12", "/eksport A12", "/luk A12", "/moede A12", "/inviter A12 forælder"):
@@ -514,15 +522,7 @@ async def test_caseworkers_cannot_see_or_touch_each_others_cases(harness: Harnes
 
 
 async def test_caseworker_buttons_pressed_by_others_are_answered_and_say_nothing(harness: Harness) -> None:
-    rikke = await harness.enrol_caseworker("Rikke")
-    channel = await rikke.link_channel()
-    await rikke.new_case("A12", "6-12")
-    parent = await family_member(harness, rikke, "A12")
-    await rikke.send("/moede A12")
-    await harness.advance(minutes=31)
-    await answer_all(parent, ("1", "1", "1", "1", "5", "5", "5", "5"))
-    await harness.run_due()
-    alert = next(m for m in rikke.channel_messages() if m.content.startswith("⚠️ Advarsel i sag A12"))
+    rikke, channel, parent, alert = await case_with_an_alert(harness, "6-12", ("1", "1", "1", "1", "5", "5", "5", "5"))
     alert_data = alert.buttons[0]["callback_data"]
     stranger = harness.person("Fremmed")
     await stranger.send("/start")
