@@ -485,7 +485,7 @@ async def case_with_an_alert(
 
 
 async def test_caseworkers_cannot_see_or_touch_each_others_cases(harness: Harness) -> None:
-    *_rikke_channel_parent, alert = await case_with_an_alert(harness, "13-17", ("2", "5", "5", "5", "7", "7", "7", "7"))
+    *_, alert = await case_with_an_alert(harness, "13-17", ("2", "5", "5", "5", "7", "7", "7", "7"))
     alert_id = alert.buttons[0]["callback_data"].split(":")[1]
     other = await harness.enrol_caseworker("Søren")
     for command in ("/sag A12", "/eksport A12", "/luk A12", "/moede A12", "/inviter A12 forælder"):
