@@ -92,10 +92,6 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         self._paused_until: dict[int, float] = {}
         self._global_paused_until = 0.0
         self._lock = asyncio.Lock()
-        # Replies to people's taps wait only for the overall budget, so they take turns for it: first
-        # come, first served. Without turns, a reply that woke just after a later one took the free slot
-        # went back to sleep, again and again (seen as two-minute waits among 30-second ones at 500 families).
-        self._reply_turn = asyncio.Lock()
         self.last_success: float | None = None  # monotonic time of the last answered request
 
     async def initialize(self) -> None:
@@ -184,8 +180,16 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
             # Bulk sends and posts to groups also wait for their chat's own budget: no queue for all.
             await self._wait_and_book(chat_id, bulk=bulk)
             return
-        async with self._reply_turn:
-            await self._wait_and_book(chat_id, bulk=False)
+        # A reply to a person's tap waits only for the overall budget. It books its slot at once, even
+        # one still to come, and sleeps until then: replies go first come, first served, side by side.
+        # (Booking on waking instead, a reply that woke just after a later one took the free slot slept
+        # again and again: two-minute waits among 30-second ones at 500 families under Telegram's limits.)
+        async with self._lock:
+            now = self._now()
+            wait = self.ready_in(chat_id, bulk=False)
+            self._book(chat_id, now, bulk=False)
+        if wait > 0:
+            await self._sleep(wait)
 
     async def _wait_and_book(self, chat_id: int | None, *, bulk: bool) -> None:
         while True:

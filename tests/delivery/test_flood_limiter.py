@@ -183,11 +183,12 @@ async def test_replies_to_taps_take_turns_for_the_overall_budget(clock: Clock) -
         await limiter.acquire(chat_id, bulk=False)
         order.append(name)
 
+    next_slot = limiter.ready_in(10_001, bulk=False)
     first = asyncio.create_task(reply("first", 10_001))
-    await asyncio.sleep(0)  # it finds no budget and waits
-    clock.now += limiter.ready_in(10_002, bulk=False) + 1e-9  # one slot free again ...
+    await asyncio.sleep(0)  # it finds no budget and waits for the next slot
+    clock.now += next_slot + 1e-9  # the slot comes free ...
     later = asyncio.create_task(reply("later", 10_002))
-    await asyncio.sleep(0)  # ... just as a later reply comes along
+    await asyncio.sleep(0)  # ... just as a later reply comes along: it must not take it
     gate.set()
     await asyncio.gather(first, later)
     assert order == ["first", "later"]
