@@ -19,8 +19,8 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.limits import FloodLimiter, Limits, clock_time
 from bot.handlers import menus
 from bot.handlers.common import RUNTIME_KEY, Runtime
+from bot.handlers.inbox import Inbox
 from bot.handlers.order import PerChatOrder
-from bot.handlers.polling import ConfirmAfterHandling
 from bot.i18n import set_wording_overrides
 from bot.jobs import Jobs
 from bot.services.context import Policy, Services
@@ -63,6 +63,7 @@ class FitBot:
     dispatcher: Dispatcher
     limiter: FloodLimiter
     runtime: Runtime
+    inbox: Inbox
     _stack: ExitStack = field(default_factory=ExitStack)
     _contact_written: float = 0.0
 
@@ -90,6 +91,9 @@ class FitBot:
             # The only instance on this file: what a crash left 'sending' is due again now. With PostgreSQL
             # other instances may be sending right now, so their rows wait for their lease to run out.
             await self.dispatcher.release_stale_claims()
+        replayed = await self.inbox.replay(self.application.update_queue)
+        if replayed:
+            log.info("%d update(s) not handled at the last stop are handled now", replayed)
         await plan_periodic(self.svc)
         self.dispatcher.start()
         self.dispatcher.wake()
@@ -121,13 +125,15 @@ class FitBot:
         await self.stop_services()
 
     async def drain(self) -> None:
-        """Let the dispatcher finish the send in hand. Runs while the bot's HTTP client is still open:
-        PTB's shutdown() closes it, and a send cut off there would count as a failed try (and might have
-        reached Telegram, so it would be sent again)."""
+        """Write the last handled marks, and let the dispatcher finish the send in hand. Runs while the
+        bot's HTTP client is still open: PTB's shutdown() closes it, and a send cut off there would count as
+        a failed try (and might have reached Telegram, so it would be sent again)."""
+        await self.inbox.flush()
         await self.dispatcher.stop()
 
     async def stop_services(self) -> None:
         await self.dispatcher.stop()  # a no-op after drain(); here for a start-up that failed half-way
+        await self.inbox.flush()
         await self.record_contact()
         await self.storage.close()
         self._stack.close()
@@ -153,6 +159,7 @@ class FitBot:
     async def housekeeping(self) -> None:
         """Plan the next digests; forget old update ids and failed-token marks."""
         await plan_periodic(self.svc)
+        await self.inbox.prune()
         now = self.svc.now()
         async with self.storage.transaction() as repo:
             await repo.prune_processed_updates(now - timedelta(days=7))
@@ -195,14 +202,13 @@ def build(
         .base_url(config.base_url)
         .base_file_url(config.base_file_url)
         .rate_limiter(limiter)
-        .concurrent_updates(PerChatOrder())
+        .concurrent_updates(order := PerChatOrder())
         .build()
     )
-    application.updater = Updater(
-        # getUpdates bypasses PTB's rate limiter: polling reports its contacts itself, for `fitbot status`.
-        ConfirmAfterHandling(application.bot, application.update_queue, on_contact=limiter.note_contact),  # type: ignore[arg-type]
-        application.update_queue,
-    )
+    # getUpdates bypasses PTB's rate limiter: polling reports its contacts itself, for `fitbot status`.
+    inbox = Inbox(application.bot, storage, svc.now, on_contact=limiter.note_contact)
+    order.on_handled = inbox.handled
+    application.updater = Updater(inbox, application.update_queue)  # type: ignore[arg-type]
     jobs = Jobs(application.bot, svc, limiter)
     dispatcher = Dispatcher(
         storage,
@@ -218,7 +224,7 @@ def build(
     runtime = Runtime(svc=svc, wake_dispatcher=dispatcher.wake)
     application.bot_data[RUNTIME_KEY] = runtime
     handlers.register(application)
-    fitbot = FitBot(application, svc, dispatcher, limiter, runtime)
+    fitbot = FitBot(application, svc, dispatcher, limiter, runtime, inbox)
 
     async def post_init(_app: Application) -> None:  # type: ignore[type-arg]
         await fitbot.start_services()

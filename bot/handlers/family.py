@@ -205,7 +205,7 @@ async def _finish(update: Update, context: Context, result: Finished) -> None:
     shown = [t for t in result.ors_totals if t is not None]
     if len(shown) >= 3:
         # The chart follows the thanks once this update is handled: drawing it can take a while when the
-        # chart worker is busy, and the next updates are fetched only when this one is done (polling.py).
+        # chart worker is busy, and this chat's next update waits until this one is done (order.py).
         context.application.create_task(_send_family_chart(update, context, result), update=update)
 
 

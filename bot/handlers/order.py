@@ -10,7 +10,7 @@ job (one transaction per change, compare-and-set on the current item), as it alr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -21,12 +21,28 @@ MAX_CONCURRENT_UPDATES = 256
 
 
 class PerChatOrder(BaseUpdateProcessor):
+    """`on_handled` hears of each update handled (its handlers done, or failed and reported): the inbox's
+    mark. Not of one cut off by a stop, which is handled again at the next start."""
+
     def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
         super().__init__(max_concurrent_updates)
         self._turns: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
+        self.on_handled: Callable[[int], None] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        try:
+            await self._in_turn(update, coroutine)
+        except Exception:
+            self._handled(update)
+            raise
+        self._handled(update)
+
+    def _handled(self, update: object) -> None:
+        if self.on_handled is not None and isinstance(update, Update):
+            self.on_handled(update.update_id)
+
+    async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _chat_key(update)
         if key is None:
             await coroutine

@@ -75,6 +75,45 @@ class Repository:
     async def prune_processed_updates(self, before: datetime) -> int:
         return await self.conn.execute("DELETE FROM processed_updates WHERE at < :t", {"t": to_db_time(before)})
 
+    # --- the inbox of updates ------------------------------------------------------------------
+
+    async def store_updates(self, updates: Sequence[tuple[int, str]], now: datetime) -> set[int]:
+        """Store (update id, payload) pairs; returns the ids stored now, leaving out those already there."""
+        if not updates:
+            return set()
+        params: dict[str, Any] = {"t": to_db_time(now)}
+        values = []
+        for i, (update_id, payload) in enumerate(updates):
+            params[f"u{i}"], params[f"p{i}"] = update_id, payload
+            values.append(f"(:u{i}, :p{i}, :t)")
+        rows = await self.conn.fetch_all(
+            f"INSERT INTO inbox (update_id, payload, received_at) VALUES {', '.join(values)} "
+            "ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
+            params,
+        )
+        return {int(r["update_id"]) for r in rows}
+
+    async def mark_updates_handled(self, update_ids: Sequence[int], now: datetime) -> int:
+        """Forget the handled updates' content; their ids stay, to recognise a second delivery."""
+        if not update_ids:
+            return 0
+        names, placeholders = _in_list("u", update_ids)
+        return await self.conn.execute(
+            f"UPDATE inbox SET payload = NULL, handled_at = :t WHERE update_id IN ({placeholders}) "
+            "AND handled_at IS NULL",
+            {**names, "t": to_db_time(now)},
+        )
+
+    async def unhandled_updates(self) -> list[tuple[int, str]]:
+        """What was stored and not handled (the bot stopped first), oldest first."""
+        rows = await self.conn.fetch_all(
+            "SELECT update_id, payload FROM inbox WHERE handled_at IS NULL ORDER BY update_id"
+        )
+        return [(int(r["update_id"]), str(r["payload"])) for r in rows]
+
+    async def prune_inbox(self, before: datetime) -> int:
+        return await self.conn.execute("DELETE FROM inbox WHERE handled_at < :t", {"t": to_db_time(before)})
+
     # --- caseworkers ---------------------------------------------------------------------------
 
     async def insert_caseworker(self, name: str, team: str, role: str, now: datetime) -> int:

@@ -1,9 +1,9 @@
 """`fitbot status`'s "last Bot API contact" sees polling: PTB sends getUpdates past the rate limiter, so the
-polling wrapper reports each answered getUpdates itself (a quiet, healthy bot sends nothing for hours)."""
+inbox (which stands in for the Bot in the Updater) reports each answered getUpdates itself (a quiet, healthy
+bot sends nothing for hours)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,10 @@ import pytest
 from bot import config as config_module
 from bot.app import build
 from bot.clock import FakeClock
-from bot.handlers.polling import ConfirmAfterHandling
+from bot.handlers.inbox import Inbox
 from bot.sandbox.emulator import Emulator
+from bot.storage import Storage
+from bot.storage.sqlite import SqliteDatabase
 
 
 class _Bot:
@@ -26,12 +28,13 @@ class _Bot:
         return []
 
 
-async def test_each_answered_get_updates_counts_as_contact() -> None:
+async def test_each_answered_get_updates_counts_as_contact(clock: FakeClock, tmp_path: Path) -> None:
+    storage = Storage(SqliteDatabase(tmp_path / "unused.sqlite3"))  # an empty answer stores nothing
     contacts: list[int] = []
-    polling = ConfirmAfterHandling(_Bot(), asyncio.Queue(), on_contact=lambda: contacts.append(1))  # type: ignore[arg-type]
+    polling = Inbox(_Bot(), storage, clock.now, on_contact=lambda: contacts.append(1))  # type: ignore[arg-type]
     assert await polling.get_updates(timeout=0) == []
     assert contacts == [1]
-    failing = ConfirmAfterHandling(_Bot(fail=True), asyncio.Queue(), on_contact=lambda: contacts.append(1))  # type: ignore[arg-type]
+    failing = Inbox(_Bot(fail=True), storage, clock.now, on_contact=lambda: contacts.append(1))  # type: ignore[arg-type]
     with pytest.raises(ConnectionError):
         await failing.get_updates(timeout=0)
     assert contacts == [1]  # no answer, no contact

@@ -4,9 +4,10 @@ The emulator (``python -m bot.sandbox.emulator``) runs as a subprocess too; peop
 API (``/_sim/``). FIT-bot is started exactly as an operator starts it (``python -m bot.cli run``) with its
 settings in the environment. While families answer and meetings are logged, the bot is killed with SIGKILL
 at moments drawn from a seeded random source across the whole of a round, and restarted at once. People
-never press or type anything twice: the bot confirms updates to Telegram only after it has handled them
-(``bot/handlers/polling.py``), so whatever arrived while it was down, or was cut off by the kill, is
-delivered again after the restart and answered then. A press or a command that gets no answer is lost.
+never press or type anything twice: the bot confirms updates to Telegram only after it has stored them in
+its inbox (``bot/handlers/inbox.py``), so whatever arrived while it was down is delivered again after the
+restart, and whatever was cut off by the kill is handled again from the inbox, then. A press or a command
+that gets no answer is lost.
 
 Some rounds are downtime rounds: meetings are logged for the next whole minute, the bot is killed before
 their prompts fall due and stays down past that time (a caseworker's command arrives meanwhile), then it

@@ -30,6 +30,7 @@ TABLES = [
     "alerts",
     "outbox",
     "processed_updates",
+    "inbox",
     "audit_events",
     "health",
 ]

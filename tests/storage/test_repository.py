@@ -29,6 +29,27 @@ async def test_claim_update_is_idempotent(storage: Storage) -> None:
         assert await repo.claim_update(10, at(3)) is True
 
 
+async def test_inbox_stores_each_update_once_and_forgets_its_content_once_handled(storage: Storage) -> None:
+    big = 2**40  # Telegram update ids exceed 32 bits in practice
+    async with storage.transaction() as repo:
+        assert await repo.store_updates([(10, '{"a": 1}'), (big, '{"b": "æøå"}')], at()) == {10, big}
+        # Sent again (with one new): only the new one is stored; the first copy's content stays.
+        assert await repo.store_updates([(10, '{"a": 2}'), (12, '{"c": 3}')], at(1)) == {12}
+        assert await repo.store_updates([], at(1)) == set()
+        assert await repo.unhandled_updates() == [(10, '{"a": 1}'), (12, '{"c": 3}'), (big, '{"b": "æøå"}')]
+        assert await repo.mark_updates_handled([10, big], at(2)) == 2
+        assert await repo.mark_updates_handled([10], at(3)) == 0  # marked once, at the first time
+        assert await repo.unhandled_updates() == [(12, '{"c": 3}')]
+        rows = await repo.conn.fetch_all("SELECT update_id, payload FROM inbox WHERE handled_at IS NOT NULL")
+        assert {(int(r["update_id"]), r["payload"]) for r in rows} == {(10, None), (big, None)}
+        # A handled update's id still keeps a second delivery out, until it is pruned.
+        assert await repo.store_updates([(big, "{}")], at(4)) == set()
+        assert await repo.prune_inbox(at(2)) == 0  # handled at 2, not before
+        assert await repo.prune_inbox(at(2.5)) == 2  # the unhandled one stays, whatever its age
+        assert await repo.unhandled_updates() == [(12, '{"c": 3}')]
+        assert await repo.store_updates([(10, "{}")], at(5)) == {10}
+
+
 async def test_claim_update_rolled_back_with_its_transaction(storage: Storage) -> None:
     async def handle() -> None:
         async with storage.transaction() as repo:

@@ -1,0 +1,115 @@
+"""Every update is written down before Telegram is told it arrived.
+
+PTB's Updater confirms a batch of updates (the offset of its next getUpdates) as soon as it has queued
+them, before the handlers have run; a `kill -9` in between would lose a tap or a command for good. Here
+each fetched batch is first stored in the database's inbox, in one transaction, and only then given to
+the Updater, which confirms it with its next getUpdates straight away: polling never waits for handlers.
+A handled update is marked so a moment later (marks are written in batches); at start-up, whatever was
+stored and not marked is handled again, before polling begins. An update that Telegram sends a second
+time (stored, but not yet confirmed when the bot stopped) is already in the inbox and is dropped.
+
+So each update is handled once, except after a crash between its handling and its mark: then it is
+handled again, and the services' claim on its update id (answers, joining, meetings) makes that change
+nothing. An update's content is kept only until it is handled (sensitive: answers, names); the ids stay
+for two days, longer than Telegram keeps an unconfirmed update (24 hours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, Update
+
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+MARK_AFTER = 0.5  # seconds: handled marks wait this long to share one transaction
+KEEP_IDS = timedelta(days=2)
+
+
+class Inbox:
+    """Stands in for the Bot inside PTB's Updater; everything but get_updates goes straight through.
+
+    `on_contact` is called after each answered getUpdates: PTB sends getUpdates past its rate limiter,
+    which otherwise notes every answer from the Bot API (for `fitbot status`'s "last Bot API contact").
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        storage: Storage,
+        now: Callable[[], datetime],
+        *,
+        on_contact: Callable[[], None] | None = None,
+    ) -> None:
+        self._bot = bot
+        self._storage = storage
+        self._now = now
+        self._on_contact = on_contact
+        self._next_offset = 0
+        self._handled: list[int] = []
+        self._marking: asyncio.Task[None] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bot, name)
+
+    async def get_updates(self, offset: int | None = None, **kwargs: Any) -> tuple[Update, ...]:
+        # The Updater's offset only moves past updates it was given: past dropped ones, this one does.
+        updates = await self._bot.get_updates(offset=max(offset or 0, self._next_offset), **kwargs)
+        if self._on_contact is not None:
+            self._on_contact()
+        if not updates:
+            return updates
+        rows = [(u.update_id, json.dumps(u.to_dict(), ensure_ascii=False)) for u in updates]
+        async with self._storage.transaction() as repo:
+            new = await repo.store_updates(rows, self._now())
+        self._next_offset = updates[-1].update_id + 1
+        if len(new) < len(updates):
+            log.info("%d update(s) Telegram sent again were dropped", len(updates) - len(new))
+        return tuple(u for u in updates if u.update_id in new)
+
+    async def replay(self, queue: asyncio.Queue[object]) -> int:
+        """Queue what the last run stored and did not handle; returns how many."""
+        async with self._storage.transaction() as repo:
+            rows = await repo.unhandled_updates()
+        for _update_id, payload in rows:
+            await queue.put(Update.de_json(json.loads(payload), self._bot))
+        return len(rows)
+
+    def handled(self, update_id: int) -> None:
+        self._handled.append(update_id)
+        if self._marking is None:
+            self._marking = asyncio.get_running_loop().create_task(self._mark_soon(), name="inbox-marks")
+
+    async def _mark_soon(self) -> None:
+        await asyncio.sleep(MARK_AFTER)
+        self._marking = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the handled marks now (at a stop; a crash before this means those are handled again)."""
+        if self._marking is not None:
+            self._marking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._marking
+            self._marking = None
+        ids, self._handled = self._handled, []
+        if not ids:
+            return
+        try:
+            async with self._storage.transaction() as repo:
+                await repo.mark_updates_handled(ids, self._now())
+        except Exception:
+            self._handled = ids + self._handled
+            log.exception("could not mark %d update(s) handled; trying again with the next", len(ids))
+
+    async def prune(self) -> int:
+        async with self._storage.transaction() as repo:
+            return await repo.prune_inbox(self._now() - KEEP_IDS)
