@@ -250,8 +250,7 @@ async def decline(svc: Services, questionnaire_id: int, telegram_user_id: int) -
             return owned
         q, respondent = owned
         await repo.update_questionnaire(q.id, status="declined")
-        await repo.cancel_outbox(f"q:{q.id}:reminder", now)
-        await repo.cancel_outbox(f"q:{q.id}:expire", now)
+        await repo.cancel_pending([f"q:{q.id}:reminder", f"q:{q.id}:expire"], now)
         meeting = await repo.meeting(q.meeting_id)
         await repo.audit(
             f"respondent:{respondent.id}", "questionnaire_declined", now, case_id=meeting.case_id if meeting else None
@@ -320,8 +319,7 @@ async def _complete(
     svc: Services, repo: Repository, q: Questionnaire, respondent: Respondent, now: datetime
 ) -> Finished:
     await repo.update_questionnaire(q.id, status="completed", completed_at=now)
-    await repo.cancel_outbox(f"q:{q.id}:reminder", now)
-    await repo.cancel_outbox(f"q:{q.id}:expire", now)
+    await repo.cancel_pending([f"q:{q.id}:reminder", f"q:{q.id}:expire"], now)
     case = await repo.case(respondent.case_id)
     assert case is not None
     history = [h for h in await repo.history_of_respondents([respondent.id]) if h.status == "completed"]

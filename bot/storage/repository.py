@@ -111,6 +111,10 @@ class Repository:
         )
         return [(int(r["update_id"]), str(r["payload"])) for r in rows]
 
+    async def newest_update_id(self) -> int:
+        row = await self._one("SELECT MAX(update_id) AS u FROM inbox")
+        return int(row["u"]) if row and row["u"] is not None else -1
+
     async def prune_inbox(self, before: datetime) -> int:
         return await self.conn.execute("DELETE FROM inbox WHERE handled_at < :t", {"t": to_db_time(before)})
 
@@ -773,6 +777,18 @@ class Repository:
             "UPDATE outbox SET status = 'cancelled', done_at = :t "
             "WHERE status = 'pending' AND substr(dedupe_key, 1, :n) = :p",
             {"t": to_db_time(now), "n": len(dedupe_prefix), "p": dedupe_prefix},
+        )
+
+    async def cancel_pending(self, dedupe_keys: Sequence[str], now: datetime) -> int:
+        """Cancel these rows (exact keys) if still pending: found by the unique key's index, where a prefix
+        reads every pending row (tens of thousands at 100,000 cases), at every questionnaire's end."""
+        names = {f"k{i}": key for i, key in enumerate(dedupe_keys)}
+        if not names:
+            return 0
+        return await self.conn.execute(
+            "UPDATE outbox SET status = 'cancelled', done_at = :t "
+            f"WHERE dedupe_key IN ({', '.join(':' + n for n in names)}) AND status = 'pending'",
+            {**names, "t": to_db_time(now)},
         )
 
     async def next_due_at(self) -> datetime | None:

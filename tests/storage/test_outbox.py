@@ -305,6 +305,42 @@ async def test_claim_update_under_concurrency_has_one_winner(
     assert sorted(results) == [False, True]
 
 
+async def test_cancel_pending_cancels_exactly_those_keys_still_pending(storage: Storage) -> None:
+    async with storage.transaction() as repo:
+        for key in ("q:1:reminder", "q:1:expire", "q:12:reminder", "Q:1:reminder"):
+            await repo.enqueue("k", key, at(), at())
+        (sending,) = [r for r in await repo.claim_due(at(), at(5), 20) if r.dedupe_key == "q:1:expire"]
+        await repo.conn.execute("UPDATE outbox SET status = 'pending' WHERE dedupe_key <> 'q:1:expire'")
+        assert await repo.cancel_pending(["q:1:reminder", "q:1:expire", "q:9:expire"], at(1)) == 1
+        assert await repo.cancel_pending(["q:1:reminder"], at(2)) == 0
+        assert await repo.cancel_pending([], at(2)) == 0
+        statuses = await status_of(repo)
+    assert sending.status == "sending"
+    assert statuses == {
+        "q:1:reminder": "cancelled",
+        "q:1:expire": "sending",  # in flight: not the canceller's to stop
+        "q:12:reminder": "pending",
+        "Q:1:reminder": "pending",
+    }
+
+
+async def test_cancel_pending_finds_its_rows_by_the_unique_key(tmp_path: Path) -> None:
+    """SQLite: a questionnaire's end must not read every pending row (tens of thousands at 100,000 cases)."""
+    storage = Storage(SqliteDatabase(tmp_path / "plan.sqlite3"))
+    await storage.open(START)
+    try:
+        async with storage.transaction() as repo:
+            plan = await repo.conn.fetch_all(
+                "EXPLAIN QUERY PLAN UPDATE outbox SET status = 'cancelled' "
+                "WHERE dedupe_key IN (:a, :b) AND status = 'pending'",
+                {"a": "x", "b": "y"},
+            )
+        details = [str(r["detail"]) for r in plan]
+        assert any("INDEX sqlite_autoindex_outbox_1 (dedupe_key=?)" in d for d in details), details
+    finally:
+        await storage.close()
+
+
 async def test_the_claim_chooses_its_rows_from_the_index_alone(tmp_path: Path) -> None:
     """SQLite: no table read per due row (at 100,000 cases a week's due rows are tens of thousands)."""
     storage = Storage(SqliteDatabase(tmp_path / "plan.sqlite3"))

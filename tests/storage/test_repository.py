@@ -32,7 +32,9 @@ async def test_claim_update_is_idempotent(storage: Storage) -> None:
 async def test_inbox_stores_each_update_once_and_forgets_its_content_once_handled(storage: Storage) -> None:
     big = 2**40  # Telegram update ids exceed 32 bits in practice
     async with storage.transaction() as repo:
+        assert await repo.newest_update_id() == -1
         assert await repo.store_updates([(10, '{"a": 1}'), (big, '{"b": "æøå"}')], at()) == {10, big}
+        assert await repo.newest_update_id() == big
         # Sent again (with one new): only the new one is stored; the first copy's content stays.
         assert await repo.store_updates([(10, '{"a": 2}'), (12, '{"c": 3}')], at(1)) == {12}
         assert await repo.store_updates([], at(1)) == set()
