@@ -1,6 +1,7 @@
 import io
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from bot.charts import (
     ChartPoint,
     ChartText,
     _comma,
+    draw_trend_chart,
     render_trend_chart,
 )
 
@@ -108,6 +110,21 @@ def test_the_caseworkers_chart_has_the_zone_and_the_srs() -> None:
     assert pixels_of(chart, _CLINICAL_SHADE) > 1000
     assert pixels_of(chart, _LINE_COLOUR) > 100
     assert pixels_of(chart, _SRS_COLOUR) > 100
+
+
+def test_a_chart_is_the_same_whatever_was_drawn_before() -> None:
+    """Each thread keeps its figures for the next chart: nothing of one chart may stay for the next."""
+
+    def course() -> bytes:
+        return draw_trend_chart(COURSE, cutoff=320, srs_threshold=360, text=TEXT)
+
+    with ThreadPoolExecutor(1) as fresh:  # a thread that has drawn nothing yet
+        first = fresh.submit(course).result()
+    long_case = [ChartPoint(f"{d}.10.", 4 * d, None) for d in range(1, 31)]
+    draw_trend_chart(long_case, cutoff=None, text=TEXT)
+    draw_trend_chart(COURSE[:2], cutoff=None, text=TEXT, srs_panel=False)
+    assert course() == first
+    assert course() == first
 
 
 def test_decimal_comma() -> None:
