@@ -65,3 +65,27 @@ async def test_an_update_without_a_chat_is_not_held_back() -> None:
 
     await processor.process_update(Update(1), handle())
     assert done.is_set()
+
+
+async def test_at_most_so_many_run_at_once_and_a_queue_in_one_chat_keeps_no_one_out() -> None:
+    processor = PerChatOrder(running=2)
+    running: set[str] = set()
+    most = 0
+    release = asyncio.Event()
+
+    async def handle(name: str) -> None:
+        nonlocal most
+        running.add(name)
+        most = max(most, len(running))
+        await release.wait()
+        running.discard(name)
+
+    # Chat 10 has five updates queued behind its first; chat 20's update still gets the second runner.
+    tasks = [asyncio.create_task(processor.process_update(_update(n, 10), handle(f"a{n}"))) for n in range(5)]
+    tasks.append(asyncio.create_task(processor.process_update(_update(9, 20), handle("b"))))
+    tasks.append(asyncio.create_task(processor.process_update(_update(10, 30), handle("c"))))
+    await asyncio.sleep(0.01)
+    assert running == {"a0", "b"}  # c waits for a runner, a1-a4 for chat 10's turn
+    release.set()
+    await asyncio.gather(*tasks)
+    assert most == 2

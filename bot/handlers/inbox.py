@@ -68,9 +68,11 @@ class Inbox:
 
     async def get_updates(self, offset: int | None = None, **kwargs: Any) -> tuple[Update, ...]:
         if self._storing is not None:
-            # This call's offset confirms the last batch: only once it is in the database.
-            storing, self._storing = self._storing, None
-            await storing
+            # This call's offset confirms the last batch: only once it is in the database. Shielded, and
+            # forgotten only once done: a stop cancels the polling call waiting here, not the store, and
+            # PTB's last getUpdates at the stop (the one that confirms) waits for it again.
+            await asyncio.shield(self._storing)
+            self._storing = None
         # The Updater's offset only moves past updates it was given: past dropped ones, this one does.
         updates = await self._bot.get_updates(offset=max(offset or 0, self._next_offset), **kwargs)
         if self._on_contact is not None:
