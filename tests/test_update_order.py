@@ -6,6 +6,7 @@ import asyncio
 
 from telegram import Chat, Message, Update, User
 
+from bot.delivery.limits import FloodLimiter, Limits
 from bot.handlers.order import PerChatOrder
 
 
@@ -89,3 +90,59 @@ async def test_at_most_so_many_run_at_once_and_a_queue_in_one_chat_keeps_no_one_
     release.set()
     await asyncio.gather(*tasks)
     assert most == 2
+
+
+def _limiter_with_one_slot(release: asyncio.Event) -> FloodLimiter:
+    """One message a second and no burst: a second reply must sleep until `release` is set."""
+
+    async def sleep(_seconds: float) -> None:
+        await release.wait()
+
+    return FloodLimiter(Limits(global_per_second=1.0), monotonic=lambda: 0.0, sleep=sleep)
+
+
+async def test_a_reply_waiting_for_a_flood_limit_slot_lends_its_runner() -> None:
+    processor = PerChatOrder(running=1)
+    release = asyncio.Event()
+    limiter = _limiter_with_one_slot(release)
+    log: list[str] = []
+
+    async def waiting_reply() -> None:
+        await limiter.acquire(10, bulk=False)  # the only slot of this second
+        await limiter.acquire(10, bulk=False)  # sleeps for the next one, its runner lent meanwhile
+        log.append("a replied")
+
+    async def other_tap() -> None:
+        log.append("b handled")
+
+    a = asyncio.create_task(processor.process_update(_update(1, 10), waiting_reply()))
+    await asyncio.sleep(0.01)
+    b = asyncio.create_task(processor.process_update(_update(2, 20), other_tap()))
+    await asyncio.sleep(0.01)
+    assert log == ["b handled"]  # not kept out by a's sleep
+    release.set()
+    await asyncio.gather(a, b)
+    assert log == ["b handled", "a replied"]
+    assert processor._running._value == 1  # every runner back
+
+
+async def test_a_task_that_outlives_its_handler_never_keeps_a_runner() -> None:
+    processor = PerChatOrder(running=1)
+    release, spawned_sleeps = asyncio.Event(), asyncio.Event()
+    limiter = _limiter_with_one_slot(release)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def chart_afterwards() -> None:
+        await limiter.acquire(10, bulk=False)
+        spawned_sleeps.set()
+        await limiter.acquire(10, bulk=False)  # lends the handler's runner, wakes after the handler is done
+
+    async def handler() -> None:
+        tasks.append(asyncio.create_task(chart_afterwards()))  # copies the handler's context, runner and all
+        await spawned_sleeps.wait()
+        await asyncio.sleep(0.01)
+
+    await processor.process_update(_update(1, 10), handler())
+    release.set()
+    await asyncio.gather(*tasks)
+    assert processor._running._value == 1

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,22 @@ MESSAGE_METHODS = frozenset(
 # An interactive reply waits out a 429 this short and retries once; a longer one surfaces as an error.
 INTERACTIVE_RETRY_LIMIT = 2.0
 SAFETY = 0.97
+
+
+class Lendable:
+    """What a handler runs on (bot/handlers/order.py's runner slot): lent back while one of its requests
+    sleeps here, so a reply waiting out Telegram's 30 messages a second keeps no other tap from being
+    handled (and its callback query answered in time)."""
+
+    def lend(self) -> bool:
+        """Give the slot back for now; False when not held (lent already, or the handler is done)."""
+        return False
+
+    async def take_back(self) -> None:
+        return None
+
+
+RUNNER: ContextVar[Lendable | None] = ContextVar("fitbot_runner", default=None)
 
 
 @dataclass(frozen=True)
@@ -189,7 +206,7 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
             wait = self.ready_in(chat_id, bulk=False)
             self._book(chat_id, now, bulk=False)
         if wait > 0:
-            await self._sleep(wait)
+            await self._sleep_aside(wait)
 
     async def _wait_and_book(self, chat_id: int | None, *, bulk: bool) -> None:
         while True:
@@ -198,7 +215,17 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
                 if wait <= 0:
                     self._book(chat_id, self._now(), bulk=bulk)
                     return
-            await self._sleep(min(wait, 1.0))
+            await self._sleep_aside(min(wait, 1.0))
+
+    async def _sleep_aside(self, seconds: float) -> None:
+        runner = RUNNER.get()
+        lent = runner.lend() if runner is not None else False
+        try:
+            await self._sleep(seconds)
+        finally:
+            if lent:
+                assert runner is not None
+                await runner.take_back()
 
     # --- PTB's hook -----------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.delivery.limits import RUNNER, Lendable
+
 # Updates taken in at once (PTB's limit), most of them waiting for their chat's turn or for a free runner.
 MAX_CONCURRENT_UPDATES = 4096
 # Updates whose handlers run at once. More only contend: for the one database connection, and for the HTTP
@@ -51,11 +53,20 @@ class PerChatOrder(BaseUpdateProcessor):
         if self.on_handled is not None and isinstance(update, Update):
             self.on_handled(update.update_id)
 
+    async def _run(self, coroutine: Awaitable[Any]) -> None:
+        runner = _Runner(self._running)
+        await runner.take_back()
+        token = RUNNER.set(runner)
+        try:
+            await coroutine
+        finally:
+            RUNNER.reset(token)
+            runner.done()
+
     async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _chat_key(update)
         if key is None:
-            async with self._running:
-                await coroutine
+            await self._run(coroutine)
             return
         # PTB starts one task per update in arrival order and a free lock is taken without yielding, so
         # the lock's FIFO queue keeps each chat's arrival order.
@@ -64,8 +75,8 @@ class PerChatOrder(BaseUpdateProcessor):
             turn = self._turns[key] = asyncio.Lock()
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with turn, self._running:
-                await coroutine
+            async with turn:
+                await self._run(coroutine)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
@@ -77,6 +88,36 @@ class PerChatOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         return None
+
+
+class _Runner(Lendable):
+    """One update's slot among the runners. Tasks the handler starts share it (they copy its context):
+    whichever sleeps in the flood limiter first lends it; nothing takes it back once the update is done."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self._held = False
+        self._done = False
+
+    def lend(self) -> bool:
+        if not self._held:
+            return False
+        self._held = False
+        self._slots.release()
+        return True
+
+    async def take_back(self) -> None:
+        if self._done:
+            return
+        await self._slots.acquire()
+        if self._done:  # finished while this waited (a task of the handler's that outlived it)
+            self._slots.release()
+            return
+        self._held = True
+
+    def done(self) -> None:
+        self._done = True
+        self.lend()
 
 
 def _chat_key(update: object) -> int | None:
