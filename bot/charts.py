@@ -7,9 +7,9 @@ safe in a server process.
 
 Charts are drawn in a worker process of their own (``render_trend_chart``; ``draw_trend_chart`` draws
 here). Drawing takes about 0.1 s of CPU (0.08 s with the figure kept, see _Prepared), nearly all of it
-holding the GIL: in a thread of the bot's
-process it made every tap answered meanwhile wait for the GIL (bench: with summaries going out, a tap's
-p99 87 -> 33 ms at a human pace, and 51 -> 159 presses/s in the closed loop, when the worker draws).
+holding the GIL: in a thread of the bot's process it made every tap answered meanwhile wait for the GIL
+(bench: with summaries going out, a tap's p99 87 -> 33 ms at a human pace, and 51 -> 159 presses/s in the
+closed loop, when the worker draws).
 """
 
 from __future__ import annotations

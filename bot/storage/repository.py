@@ -782,12 +782,12 @@ class Repository:
     async def cancel_pending(self, dedupe_keys: Sequence[str], now: datetime) -> int:
         """Cancel these rows (exact keys) if still pending: found by the unique key's index, where a prefix
         reads every pending row (tens of thousands at 100,000 cases), at every questionnaire's end."""
-        names = {f"k{i}": key for i, key in enumerate(dedupe_keys)}
-        if not names:
+        if not dedupe_keys:
             return 0
+        names, placeholders = _in_list("k", dedupe_keys)
         return await self.conn.execute(
             "UPDATE outbox SET status = 'cancelled', done_at = :t "
-            f"WHERE dedupe_key IN ({', '.join(':' + n for n in names)}) AND status = 'pending'",
+            f"WHERE dedupe_key IN ({placeholders}) AND status = 'pending'",
             {**names, "t": to_db_time(now)},
         )
 
@@ -1011,6 +1011,6 @@ class ReportQueries:
         return {int(r["cw"]): int(r["n"]) for r in rows}
 
 
-def _in_list(prefix: str, values: Sequence[int]) -> tuple[dict[str, int], str]:
+def _in_list(prefix: str, values: Sequence[int] | Sequence[str]) -> tuple[dict[str, int | str], str]:
     names = {f"{prefix}{i}": v for i, v in enumerate(values)}
     return names, ", ".join(f":{n}" for n in names)

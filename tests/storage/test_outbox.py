@@ -326,15 +326,19 @@ async def test_cancel_pending_cancels_exactly_those_keys_still_pending(storage: 
 
 async def test_cancel_pending_finds_its_rows_by_the_unique_key(tmp_path: Path) -> None:
     """SQLite: a questionnaire's end must not read every pending row (tens of thousands at 100,000 cases)."""
-    storage = Storage(SqliteDatabase(tmp_path / "plan.sqlite3"))
+    db = SqliteDatabase(tmp_path / "plan.sqlite3")
+    storage = Storage(db)
     await storage.open(START)
     try:
+        statements: list[str] = []  # what cancel_pending really sends, parameters filled in
+        assert db._conn is not None
+        await db._conn.set_trace_callback(statements.append)
         async with storage.transaction() as repo:
-            plan = await repo.conn.fetch_all(
-                "EXPLAIN QUERY PLAN UPDATE outbox SET status = 'cancelled' "
-                "WHERE dedupe_key IN (:a, :b) AND status = 'pending'",
-                {"a": "x", "b": "y"},
-            )
+            await repo.cancel_pending(["q:1:reminder", "q:1:expire"], at())
+        await db._conn.set_trace_callback(None)
+        (update,) = [s for s in statements if s.startswith("UPDATE outbox")]
+        async with storage.transaction() as repo:
+            plan = await repo.conn.fetch_all(f"EXPLAIN QUERY PLAN {update}")
         details = [str(r["detail"]) for r in plan]
         assert any("INDEX sqlite_autoindex_outbox_1 (dedupe_key=?)" in d for d in details), details
     finally:
